@@ -1,0 +1,48 @@
+"""The canonical payload every dialect translates into, and the pipeline consumes. Pure: no Django import.
+
+    {
+      "identifiers":     [{"type": "USER_ACCOUNT", "compartment_id": 1, "user_account_id": "u"}, ...],
+      "activity":        {"type": "SITE_VISIT", "ts": <ms>, "document": {...as received...}} or null,
+      "profile_updates": [{"compartment_id": 1, "user_account_id": "u" or null, "properties": {...},
+                           "strategy": "PARTIAL_UPDATE", "merge_objects": false}],
+      "choice_updates":  [{"processing_id": "7", "choice_ts": <ms>, "acceptance_value": true, "custom_fields": {}}],
+      "errors":          ["what could not be applied, recorded as processing errors"]
+    }
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class ActivityPart(TypedDict):
+    type: str
+    ts: int
+    document: dict[str, Any]
+
+
+class ProfileUpdate(TypedDict):
+    compartment_id: int
+    user_account_id: str | None
+    properties: dict[str, Any]
+    strategy: str
+    merge_objects: bool
+
+
+class ChoiceUpdate(TypedDict):
+    processing_id: str
+    choice_ts: int
+    acceptance_value: bool
+    custom_fields: dict[str, Any]
+
+
+class CanonicalPayload(TypedDict):
+    identifiers: list[dict[str, Any]]
+    activity: ActivityPart | None
+    profile_updates: list[ProfileUpdate]
+    choice_updates: list[ChoiceUpdate]
+    errors: list[str]
+
+
+def empty_payload() -> CanonicalPayload:
+    return {"identifiers": [], "activity": None, "profile_updates": [], "choice_updates": [], "errors": []}

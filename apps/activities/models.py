@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from apps.datamarts.models import Datamart
+from apps.userpoints.models import UserPoint
+
+
+class Source(models.TextChoices):
+    ACTIVITY = "ACTIVITY"
+    API = "API"
+    SEGMENT = "SEGMENT"
+    BRAZE = "BRAZE"
+    THRIVESTACK = "THRIVESTACK"
+    CONSOLE = "CONSOLE"
+    MERGE = "MERGE"
+
+
+class InboxStatus(models.TextChoices):
+    PENDING = "PENDING"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+
+
+class InboxPayload(models.Model):
+    """An accepted payload in canonical form, committed before the route answers (the durable inbox)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    unique_key = models.CharField(max_length=255, null=True, blank=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=InboxStatus.choices, default=InboxStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    user_point_id = models.UUIDField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = "inbox payload"
+        constraints = [
+            # `$unique_key` / Segment `messageId` idempotency, held by the database across web processes.
+            models.UniqueConstraint(
+                fields=["datamart", "unique_key"], condition=Q(unique_key__isnull=False), name="inbox_unique_key"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["received_at"], condition=Q(status="PENDING"), name="inbox_pending"),
+            models.Index(fields=["status", "received_at"], name="inbox_status_received"),
+        ]
+
+
+class Activity(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
+    user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="activities")
+    type = models.CharField(max_length=64)
+    ts = models.BigIntegerField(help_text="Epoch milliseconds.")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    document = models.JSONField(help_text="The activity with its events, as received.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["user_point", "-ts"], name="activity_point_ts"),
+            models.Index(fields=["datamart", "created_at"], name="activity_datamart_created"),
+        ]
+
+
+class ProcessingError(models.Model):
+    """A part of a payload that could not be applied (an invalid choice event, a failed attempt)."""
+
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
+    payload = models.ForeignKey(InboxPayload, on_delete=models.CASCADE, related_name="errors")
+    user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, null=True, blank=True)
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,325 @@
+"""The pipeline: drains the inbox and applies each canonical payload, whatever its dialect (spec 1.3).
+
+A batch is claimed with `FOR UPDATE SKIP LOCKED`, so workers never share a payload. Payloads whose identifiers
+need no merge (the common case) are resolved and stored in bulk in one transaction; the others, and any batch
+that raced with another worker, go one by one through `identity_resolve`, each in its own transaction that
+re-checks the payload is still pending. A payload's effects and its PROCESSED status commit together: a retried
+or duplicated task finds it processed and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from apps.activities.canonical import CanonicalPayload
+from apps.activities.models import Activity, InboxPayload, InboxStatus, ProcessingError
+from apps.choices.services import choice_apply
+from apps.datamarts.models import Processing
+from apps.profiles.services import profile_apply
+from apps.userpoints.identifiers import USER_ACCOUNT, USER_AGENT, USER_EMAIL, Identifier, identifier_from_canonical
+from apps.userpoints.models import UserIdentifier, UserPoint
+from apps.userpoints.services import MergeContext, identifier_row, identifiers_owners, identity_resolve
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Item:
+    row: InboxPayload
+    identifiers: list[Identifier]
+    point_id: uuid.UUID | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def payload(self) -> CanonicalPayload:
+        return self.row.payload  # type: ignore[no-any-return]
+
+    @property
+    def simple(self) -> bool:
+        """Only identity and an activity: can go through the bulk path."""
+        payload = self.payload
+        return not (payload.get("profile_updates") or payload.get("choice_updates") or payload.get("errors"))
+
+
+def inbox_drain_batch(*, batch_size: int | None = None) -> int:
+    """Processes up to one batch of pending payloads; returns how many it claimed."""
+    now = timezone.now()
+    size = batch_size or settings.PIPELINE_BATCH_SIZE
+    one_by_one: list[Item] = []
+    with transaction.atomic():
+        rows = list(
+            InboxPayload.objects.select_for_update(skip_locked=True)
+            .filter(status=InboxStatus.PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("received_at")[:size]
+        )
+        if not rows:
+            return 0
+        items = []
+        for row in rows:
+            try:
+                identifiers = [identifier_from_canonical(i) for i in row.payload["identifiers"]]
+            except (KeyError, TypeError, ValueError) as exc:
+                one_by_one.append(Item(row=row, identifiers=[], errors=[f"unreadable payload: {exc}"]))
+                continue
+            items.append(Item(row=row, identifiers=identifiers))
+        bulk = [i for i in items if i.simple and i.identifiers]
+        one_by_one.extend(i for i in items if not (i.simple and i.identifiers))
+        try:
+            with transaction.atomic():
+                one_by_one.extend(_bulk_apply(bulk, now))
+        except (IntegrityError, DatabaseError) as exc:
+            # Another worker created or merged some of these identifiers meanwhile: take the careful path.
+            logger.info("bulk path raced (%s); processing %s payloads one by one", exc, len(bulk))
+            one_by_one.extend(bulk)
+    for item in one_by_one:
+        payload_process_one(payload_id=item.row.id)
+    return len(rows)
+
+
+def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
+    """Resolves and stores the payloads that need no merge; returns those that do, untouched."""
+    if not items:
+        return []
+    by_datamart: dict[int, list[Item]] = {}
+    for item in items:
+        by_datamart.setdefault(item.row.datamart_id, []).append(item)
+    deferred: list[Item] = []
+    new_points: list[UserPoint] = []
+    new_identifiers: list[UserIdentifier] = []
+    done: list[Item] = []
+    for datamart_id, group in by_datamart.items():
+        owners = identifiers_owners(datamart_id, [i for item in group for i in item.identifiers])
+        # Lock the existing points in id order, as identity_resolve does: a point merged away meanwhile is missing.
+        existing_ids = sorted(set(owners.values()))
+        locked = set(
+            UserPoint.objects.select_for_update().filter(id__in=existing_ids).order_by("id").values_list("id", flat=True)
+        )
+        counts = _identifier_counts(list(locked))
+        components = _components(group, owners)
+        for component in components:
+            identities = {i.identity: i for item in component for i in item.identifiers}
+            points = {owners[k] for k in identities if k in owners}
+            if len(points) > 1 or not points.issubset(locked):
+                deferred.extend(component)
+                continue
+            point_id = next(iter(points)) if points else None
+            missing = [i for k, i in identities.items() if k not in owners]
+            if _would_be_hyper(counts.get(point_id) if point_id else None, missing):
+                deferred.extend(component)
+                continue
+            if point_id is None:
+                point = UserPoint(datamart_id=datamart_id, creation_ts=now)
+                new_points.append(point)
+                point_id = point.id
+            new_identifiers.extend(identifier_row(datamart_id, point_id, i, now) for i in missing)
+            for item in component:
+                item.point_id = point_id
+                done.append(item)
+    UserPoint.objects.bulk_create(new_points)
+    UserIdentifier.objects.bulk_create(new_identifiers)
+    Activity.objects.bulk_create([a for a in (_activity_row(item, now) for item in done) if a is not None])
+    _touch_identifiers(done, now)
+    for item in done:
+        item.row.status = InboxStatus.PROCESSED
+        item.row.processed_at = now
+        item.row.user_point_id = item.point_id
+        item.row.attempts += 1
+    InboxPayload.objects.bulk_update(
+        [item.row for item in done], ["status", "processed_at", "user_point_id", "attempts"], batch_size=500
+    )
+    return deferred
+
+
+def _identifier_counts(point_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, dict[int | None, int]]]:
+    """Per point: its number of identifiers and of user accounts per compartment."""
+    if not point_ids:
+        return {}
+    counts: dict[uuid.UUID, tuple[int, dict[int | None, int]]] = {}
+    rows = (
+        UserIdentifier.objects.filter(user_point_id__in=point_ids)
+        .values("user_point_id", "type", "compartment_id")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        total, accounts = counts.get(row["user_point_id"], (0, {}))
+        if row["type"] == USER_ACCOUNT:
+            accounts[row["compartment_id"]] = accounts.get(row["compartment_id"], 0) + row["n"]
+        counts[row["user_point_id"]] = (total + row["n"], accounts)
+    return counts
+
+
+def _would_be_hyper(current: tuple[int, dict[int | None, int]] | None, missing: list[Identifier]) -> bool:
+    total, accounts = current or (0, {})
+    accounts = dict(accounts)
+    for identifier in missing:
+        if identifier.type == USER_ACCOUNT:
+            accounts[identifier.compartment_id] = accounts.get(identifier.compartment_id, 0) + 1
+    return total + len(missing) > settings.HYPER_POINT_MAX_IDENTIFIERS or any(
+        n > settings.HYPER_POINT_MAX_ACCOUNTS_PER_COMPARTMENT for n in accounts.values()
+    )
+
+
+def _components(items: list[Item], owners: dict[tuple[str, str], uuid.UUID]) -> list[list[Item]]:
+    """Groups the payloads that share an identifier or a point (union-find): each group is one person."""
+    parent: dict[object, object] = {}
+
+    def find(node: object) -> object:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def union(a: object, b: object) -> None:
+        parent[find(a)] = find(b)
+
+    for index, item in enumerate(items):
+        for identifier in item.identifiers:
+            union(("item", index), ("id", identifier.identity))
+            if identifier.identity in owners:
+                union(("item", index), ("point", owners[identifier.identity]))
+    groups: dict[object, list[Item]] = {}
+    for index, item in enumerate(items):
+        groups.setdefault(find(("item", index)), []).append(item)
+    return list(groups.values())
+
+
+def _activity_row(item: Item, now: datetime) -> Activity | None:
+    activity = item.payload.get("activity")
+    if not activity or item.point_id is None:
+        return None
+    return Activity(
+        id=item.row.id,
+        datamart_id=item.row.datamart_id,
+        user_point_id=item.point_id,
+        type=activity["type"],
+        ts=activity["ts"],
+        source=item.row.source,
+        document=activity["document"],
+        created_at=now,
+    )
+
+
+def _touch_identifiers(items: list[Item], now: datetime) -> None:
+    """`last_activity_ts` of the e-mail and agent identifiers that came with an activity."""
+    keys = {i.key for item in items if item.payload.get("activity") for i in item.identifiers if i.type != USER_ACCOUNT}
+    datamarts = {item.row.datamart_id for item in items}
+    if keys:
+        UserIdentifier.objects.filter(
+            datamart_id__in=datamarts, key__in=keys, type__in=[USER_EMAIL, USER_AGENT]
+        ).update(last_activity_ts=now)
+
+
+def payload_process_one(*, payload_id: uuid.UUID) -> None:
+    """Applies one payload in its own transaction, unless another worker already has; records a failure."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = InboxPayload.objects.select_for_update().filter(id=payload_id, status=InboxStatus.PENDING).first()
+        if row is None:
+            return  # processed by another worker, or erased
+        try:
+            with transaction.atomic():
+                point_id = _apply(row, now)
+        except Exception as exc:  # a payload that fails is kept with its reason, never dropped
+            _record_failure(row, exc, now)
+            return
+        row.status = InboxStatus.PROCESSED
+        row.processed_at = now
+        row.user_point_id = point_id
+        row.attempts += 1
+        row.last_error = ""
+        row.save(update_fields=["status", "processed_at", "user_point_id", "attempts", "last_error"])
+
+
+def _record_failure(row: InboxPayload, exc: Exception, now: datetime) -> None:
+    logger.exception("payload %s failed (attempt %s)", row.id, row.attempts + 1)
+    row.attempts += 1
+    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if row.attempts >= settings.PIPELINE_MAX_ATTEMPTS:
+        row.status = InboxStatus.FAILED
+    else:
+        # Exponential backoff with jitter, so a payload that keeps failing does not block the others.
+        delay = min(600.0, 2.0**row.attempts) * random.uniform(0.5, 1.5)
+        row.next_attempt_at = now + timedelta(seconds=delay)
+    row.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+    ProcessingError.objects.create(datamart_id=row.datamart_id, payload=row, message=row.last_error)
+
+
+def _apply(row: InboxPayload, now: datetime) -> uuid.UUID | None:
+    payload: CanonicalPayload = row.payload
+    identifiers = [identifier_from_canonical(i) for i in payload["identifiers"]]
+    if not identifiers:
+        raise ValueError("the payload names no user identifier")
+    resolution = identity_resolve(
+        datamart_id=row.datamart_id,
+        identifiers=identifiers,
+        now=now,
+        trigger_source=row.source,
+        trigger_ref=str(row.id),
+    )
+    point_id = resolution.user_point_id
+    item = Item(row=row, identifiers=identifiers, point_id=point_id)
+    activity = _activity_row(item, now)
+    if activity is not None:
+        activity.save(force_insert=True)
+        _touch_identifiers([item], now)
+    for update in payload.get("profile_updates", []):
+        profile_apply(
+            datamart_id=row.datamart_id,
+            user_point_id=point_id,
+            compartment_id=update["compartment_id"],
+            user_account_id=update["user_account_id"],
+            properties=update["properties"],
+            strategy=update["strategy"],
+            merge_objects=update["merge_objects"],
+            now=now,
+        )
+    errors = list(payload.get("errors", []))
+    for update in payload.get("choice_updates", []):
+        processing_id = update["processing_id"]
+        if not (
+            str(processing_id).isdigit()
+            and Processing.objects.filter(pk=int(processing_id), datamart_id=row.datamart_id).exists()
+        ):
+            errors.append(f"$set_user_choice: processing {processing_id} is not a processing of this datamart")
+            continue
+        choice_apply(
+            datamart_id=row.datamart_id,
+            user_point_id=point_id,
+            processing_id=int(processing_id),
+            choice_ts=update["choice_ts"],
+            acceptance_value=update["acceptance_value"],
+            custom_fields=update["custom_fields"],
+            source=row.source,
+            source_ref=str(row.id),
+            now=now,
+        )
+    ProcessingError.objects.bulk_create(
+        [ProcessingError(datamart_id=row.datamart_id, payload=row, user_point_id=point_id, message=e) for e in errors]
+    )
+    return point_id
+
+
+def activities_merge(context: MergeContext) -> None:
+    Activity.objects.filter(user_point_id__in=context.merged_ids).update(user_point_id=context.survivor_id)
+    InboxPayload.objects.filter(user_point_id__in=context.merged_ids).update(user_point_id=context.survivor_id)
+    ProcessingError.objects.filter(user_point_id__in=context.merged_ids).update(user_point_id=context.survivor_id)
+
+
+def inbox_sweep_due() -> bool:
+    """Whether any payload is pending and due: the sweep queues a drain when there is one."""
+    return (
+        InboxPayload.objects.filter(status=InboxStatus.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+        .exists()
+    )

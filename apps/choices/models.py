@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from apps.activities.models import Source
+from apps.datamarts.models import Datamart, Processing
+from apps.userpoints.models import UserPoint
+
+
+class Choice(models.Model):
+    """The current consent of a point for a processing: the write with the latest `$choice_ts` wins."""
+
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
+    user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="choices")
+    processing = models.ForeignKey(Processing, on_delete=models.PROTECT)
+    choice_ts = models.BigIntegerField(help_text="Epoch milliseconds.")
+    acceptance_value = models.BooleanField()
+    custom_fields = models.JSONField(default=dict)
+    creation_ts = models.DateTimeField()
+    last_modified_ts = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user_point", "processing"], name="choice_unique_per_point")]
+        indexes = [models.Index(fields=["processing", "acceptance_value"], name="choice_processing_value")]
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class ChoiceChangeLogEntry(models.Model):
+    """One choice write (spec 1.6). Append-only: rows are never updated (except moving on a merge) nor deleted
+    (except by erasure); PostgreSQL enforces it with a trigger, the model refuses it everywhere."""
+
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
+    user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="change_log")
+    processing = models.ForeignKey(Processing, on_delete=models.PROTECT)
+    choice_ts = models.BigIntegerField()
+    acceptance_value = models.BooleanField()
+    previous_acceptance_value = models.BooleanField(null=True)
+    applied = models.BooleanField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    source_ref = models.CharField(max_length=255, blank=True, default="")
+    custom_fields = models.JSONField(default=dict)
+    recorded_ts = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "consent change-log entry"
+        verbose_name_plural = "consent change log"
+        indexes = [models.Index(fields=["user_point", "processing", "id"], name="changelog_point_processing")]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("consent change-log entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("consent change-log entries cannot be deleted (only erasure of the user point does)")

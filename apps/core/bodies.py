@@ -1,0 +1,62 @@
+"""Reading request bodies: size limits applied after decompression, so a gzip bomb costs nothing."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from django.http import HttpRequest
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyUnreadable(Exception):
+    pass
+
+
+def body_bytes(request: HttpRequest, *, limit: int) -> bytes:
+    """The decompressed body, at most `limit` bytes (BodyTooLarge above), gzip or deflate per Content-Encoding."""
+    declared = request.META.get("CONTENT_LENGTH")
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if not encoding or encoding == "identity":
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge()
+        raw = request.read(limit + 1)
+        if len(raw) > limit:
+            raise BodyTooLarge()
+        return raw
+    if encoding not in ("gzip", "deflate"):
+        raise BodyUnreadable(f"unsupported Content-Encoding {encoding!r}")
+    # The compressed body is bounded too: it cannot be larger than what it decompresses to, plus headers.
+    compressed = request.read(limit + 1024)
+    if request.read(1):
+        raise BodyTooLarge()
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    decompressor = zlib.decompressobj(wbits)
+    try:
+        data = decompressor.decompress(compressed, limit + 1)
+    except zlib.error as exc:
+        raise BodyUnreadable(f"the body is not valid {encoding}") from exc
+    if len(data) > limit or decompressor.unconsumed_tail:
+        raise BodyTooLarge()
+    return data
+
+
+def json_loads(data: bytes) -> Any:
+    """Parses JSON, raising BodyUnreadable with the parser's message."""
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BodyUnreadable(f"the body is not valid JSON: {exc}") from exc
+
+
+def is_json_content_type(request: HttpRequest, *, also_text_plain: bool = False) -> bool:
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if not content_type:
+        return True  # many server-side clients send none; the body must still parse as JSON
+    if content_type == "application/json" or content_type.endswith("+json"):
+        return True
+    return also_text_plain and content_type == "text/plain"

@@ -1,0 +1,43 @@
+"""Keeps every answer under an API prefix in its dialect's error format, even for unknown routes and crashes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from apps.core.errors import ApiError, mics_error_body, mics_error_response
+
+logger = logging.getLogger("trackingconsole.api")
+
+MICS_PREFIX = "/v1/datamarts/"
+
+
+class DialectErrorMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith(MICS_PREFIX)
+            and response.status_code in (404, 405)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            if response.status_code == 404:
+                return mics_error_response(ApiError(404, "Resource Not Found"))
+            return mics_error_response(ApiError(405, f"Method {request.method} not allowed"))
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, ApiError):
+            return mics_error_response(exception)
+        error_id = str(uuid.uuid4())
+        # The traceback goes to the log under the error id, never to the client.
+        logger.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
+        if request.path.startswith(MICS_PREFIX):
+            error = ApiError(500, "Internal error; quote the error_id to the operator", "INTERNAL_ERROR")
+            return JsonResponse(mics_error_body(error, error_id), status=500)
+        return JsonResponse({"error": "Internal error", "error_id": error_id}, status=500)

@@ -1,0 +1,24 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from apps.datamarts.management.commands._output import emit
+from apps.datamarts.services import datamart_create
+
+
+class Command(BaseCommand):
+    help = "Creates a datamart with its default compartment."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        datamart = datamart_create(name=options["name"])
+        default = datamart.compartments.get(is_default=True)
+        emit(
+            self,
+            options["json"],
+            {"datamart_id": datamart.pk, "default_compartment_id": default.pk},
+            f"Created datamart {datamart.pk} with default compartment {default.pk}",
+        )

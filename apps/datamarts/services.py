@@ -1,0 +1,70 @@
+"""Configuration services: datamarts, compartments, processings and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.datamarts.models import ApiKey, Compartment, Datamart, LegalBasis, Processing, Scope
+
+KEY_PREFIX = "tck_"
+
+
+def api_key_hash(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def datamart_create(*, name: str, default_compartment_name: str = "Default") -> Datamart:
+    """Creates a datamart together with its one default compartment."""
+    datamart = Datamart.objects.create(name=name)
+    Compartment.objects.create(datamart=datamart, name=default_compartment_name, is_default=True)
+    return datamart
+
+
+def compartment_create(*, datamart: Datamart, name: str) -> Compartment:
+    return Compartment.objects.create(datamart=datamart, name=name, is_default=False)
+
+
+def processing_create(*, datamart: Datamart, name: str, legal_basis: str) -> Processing:
+    if legal_basis not in LegalBasis.values:
+        raise ValueError(f"legal basis must be one of {', '.join(LegalBasis.values)}")
+    return Processing.objects.create(datamart=datamart, name=name, legal_basis=legal_basis)
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    api_key: ApiKey
+    raw_key: str  # shown once, never stored
+
+
+def api_key_create(
+    *, datamart: Datamart, name: str, scopes: list[str], compartment: Compartment | None = None
+) -> CreatedApiKey:
+    """Creates a key; its secret is returned here and only here (the database keeps its hash)."""
+    unknown = set(scopes) - set(Scope.values)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be a non-empty subset of {', '.join(Scope.values)}")
+    if compartment is not None and compartment.datamart_id != datamart.pk:
+        raise ValueError("the compartment belongs to another datamart")
+    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        datamart=datamart,
+        compartment=compartment,
+        name=name,
+        key_hash=api_key_hash(raw_key),
+        key_prefix=raw_key[:10],
+        scopes=sorted(set(scopes)),
+    )
+    return CreatedApiKey(api_key=api_key, raw_key=raw_key)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from apps.datamarts.models import Compartment, Datamart
+from apps.userpoints.identifiers import IDENTIFIER_TYPES
+
+
+class UserPoint(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE, related_name="user_points")
+    creation_ts = models.DateTimeField(db_index=True)
+    is_hyper = models.BooleanField(default=False, help_text="Refused a link that would make it a hyper point.")
+
+    class Meta:
+        indexes = [models.Index(fields=["datamart", "creation_ts"])]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+    @property
+    def flags(self) -> list[str]:
+        return ["HYPER"] if self.is_hyper else []
+
+
+class UserIdentifier(models.Model):
+    """One identifier of a user point. The unique constraint is what keeps an identifier on one point only."""
+
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
+    user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="identifiers")
+    type = models.CharField(max_length=16, choices=[(t, t) for t in IDENTIFIER_TYPES])
+    key = models.CharField(max_length=512)
+    compartment = models.ForeignKey(Compartment, on_delete=models.CASCADE, null=True, blank=True)
+    user_account_id = models.CharField(max_length=255, null=True, blank=True)
+    email_hash = models.CharField(max_length=128, null=True, blank=True, db_index=True)
+    email = models.CharField(max_length=320, null=True, blank=True)
+    user_agent_id = models.CharField(max_length=255, null=True, blank=True)
+    creation_ts = models.DateTimeField()
+    last_activity_ts = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["datamart", "key", "type"], name="identifier_unique_in_datamart"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.key}"
+
+
+class UserPointMerge(models.Model):
+    """A merge: `merged_user_point_id` was folded into `survivor`, and keeps resolving to it."""
+
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
+    survivor = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="merges")
+    merged_user_point_id = models.UUIDField(db_index=True)
+    merged_creation_ts = models.DateTimeField()
+    merged_at = models.DateTimeField()
+    trigger_source = models.CharField(max_length=32)
+    trigger_ref = models.CharField(max_length=255, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.merged_user_point_id} → {self.survivor_id}"
+
+
+class HyperPointRefusal(models.Model):
+    """A link the hyper-point guard refused, kept for review in the console."""
+
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
+    user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="hyper_refusals")
+    refused_identifiers = models.JSONField()
+    other_user_point_ids = models.JSONField(default=list)
+    reason = models.CharField(max_length=255)
+    trigger_ref = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,64 @@
+"""The UserPoint selector forms of spec 1.4. Pure: no Django import."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+POINT_ID = "user_point_id"
+AGENT = "user_agent_id"
+EMAIL_HASH = "email_hash"
+ACCOUNT = "user_account_id"
+
+
+class SelectorInvalid(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Selector:
+    kind: str
+    value: str
+    compartment_id: int | None = None  # ACCOUNT only; None means the datamart's default compartment
+
+    @property
+    def is_point_id(self) -> bool:
+        return self.kind == POINT_ID
+
+
+def _uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise SelectorInvalid(f"{value!r} is not a user point id (a UUID)") from None
+
+
+def _value(text: str, name: str) -> str:
+    value = unquote(text)
+    if not value:
+        raise SelectorInvalid(f"{name} is empty")
+    return value
+
+
+def selector_parse(text: str) -> Selector:
+    """Parses `<uuid>`, `user_point_id=`, `user_agent_id=`, `email_hash=`, `user_account_id=` and
+    `compartment_id=C,user_account_id=U` (or with `/`)."""
+    if "=" not in text:
+        return Selector(POINT_ID, _uuid(unquote(text)))
+    if text.startswith("compartment_id="):
+        head, sep, tail = text.partition(",")
+        if not sep:
+            head, sep, tail = text.partition("/")
+        if not sep or not tail.startswith("user_account_id="):
+            raise SelectorInvalid("compartment_id= must be followed by user_account_id=")
+        compartment = _value(head[len("compartment_id=") :], "compartment_id")
+        if not compartment.isdigit():
+            raise SelectorInvalid("compartment_id must be numeric")
+        return Selector(ACCOUNT, _value(tail[len("user_account_id=") :], "user_account_id"), int(compartment))
+    name, _, raw = text.partition("=")
+    if name == POINT_ID:
+        return Selector(POINT_ID, _uuid(unquote(raw)))
+    if name in (AGENT, EMAIL_HASH, ACCOUNT):
+        return Selector(name, _value(raw, name))
+    raise SelectorInvalid(f"unknown selector {name!r}")
