@@ -1,22 +1,16 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from apps.activities.views import user_activities_post
 from apps.core.views import healthz
-from apps.datamarts.api import CompartmentList, DatamartDetail, ProcessingList
-from apps.userpoints.api import UserPointDetail, UserPointIdentifiers
-
-# A selector may itself contain a slash: `compartment_id=C/user_account_id=U`.
-SELECTOR = r"(?P<selector>compartment_id=[^/,]+[,/]user_account_id=[^/]+|[^/]+)"
-DATAMART = r"^v1/datamarts/(?P<datamart_id>\d+)"
 
 urlpatterns = [
     path("healthz", healthz),
     path("admin/", admin.site.urls),
-    re_path(rf"{DATAMART}/user_activities$", user_activities_post),
-    re_path(rf"{DATAMART}$", DatamartDetail.as_view()),
-    re_path(rf"{DATAMART}/compartments$", CompartmentList.as_view()),
-    re_path(rf"{DATAMART}/processings$", ProcessingList.as_view()),
-    re_path(rf"{DATAMART}/user_points/{SELECTOR}$", UserPointDetail.as_view()),
-    re_path(rf"{DATAMART}/user_points/{SELECTOR}/user_identifiers$", UserPointIdentifiers.as_view()),
+    re_path(r"^v1/datamarts/(?P<datamart_id>\d+)/user_activities$", user_activities_post),
+    path("", include("apps.userpoints.urls")),
+    path("", include("apps.dialects.segment.urls")),
+    path("", include("apps.dialects.braze.urls")),
+    path("", include("apps.dialects.thrivestack.urls")),
+    path("", include("apps.console.urls")),
 ]

@@ -1,13 +1,13 @@
 """The canonical payload every dialect translates into, and the pipeline consumes. Pure: no Django import.
 
-    {
-      "identifiers":     [{"type": "USER_ACCOUNT", "compartment_id": 1, "user_account_id": "u"}, ...],
-      "activity":        {"type": "SITE_VISIT", "ts": <ms>, "document": {...as received...}} or null,
-      "profile_updates": [{"compartment_id": 1, "user_account_id": "u" or null, "properties": {...},
-                           "strategy": "PARTIAL_UPDATE", "merge_objects": false}],
-      "choice_updates":  [{"processing_id": "7", "choice_ts": <ms>, "acceptance_value": true, "custom_fields": {}}],
-      "errors":          ["what could not be applied, recorded as processing errors"]
-    }
+{
+  "identifiers":     [{"type": "USER_ACCOUNT", "compartment_id": 1, "user_account_id": "u"}, ...],
+  "activity":        {"type": "SITE_VISIT", "ts": <ms>, "document": {...as received...}} or null,
+  "profile_updates": [{"compartment_id": 1, "user_account_id": "u" or null, "properties": {...},
+                       "strategy": "PARTIAL_UPDATE", "merge_objects": false}],
+  "choice_updates":  [{"processing_id": "7", "choice_ts": <ms>, "acceptance_value": true, "custom_fields": {}}],
+  "errors":          ["what could not be applied, recorded as processing errors"]
+}
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ class ChoiceUpdate(TypedDict):
     custom_fields: dict[str, Any]
 
 
-class CanonicalPayload(TypedDict):
+class CanonicalPayload(TypedDict, total=False):
     identifiers: list[dict[str, Any]]
     activity: ActivityPart | None
     profile_updates: list[ProfileUpdate]
     choice_updates: list[ChoiceUpdate]
     errors: list[str]
+    link_if_known: list[dict[str, Any]]
 
 
 def empty_payload() -> CanonicalPayload:

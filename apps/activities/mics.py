@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.activities.canonical import CanonicalPayload, empty_payload
+from apps.activities.canonical import ActivityPart, CanonicalPayload, empty_payload
 from apps.profiles.strategies import PARTIAL_UPDATE, strip_reserved
 from apps.userpoints.identifiers import (
     Identifier,
@@ -132,7 +132,9 @@ def _identifiers(body: dict[str, Any], compartments: Compartments, problems: Pro
                 kind = item.get("$type")
                 if kind == "USER_ACCOUNT":
                     found.append(
-                        _account(item.get("$compartment_id"), item.get("$user_account_id"), where, compartments, problems)
+                        _account(
+                            item.get("$compartment_id"), item.get("$user_account_id"), where, compartments, problems
+                        )
                     )
                 elif kind == "USER_EMAIL":
                     found.append(_email(item.get("$hash"), item.get("$email"), where, problems))
@@ -142,9 +144,7 @@ def _identifiers(body: dict[str, Any], compartments: Compartments, problems: Pro
                     problems.add(f"{where}.$type", "must be USER_ACCOUNT, USER_EMAIL or USER_AGENT")
     # The legacy root form means the same as the list.
     if body.get("$user_account_id") is not None:
-        found.append(
-            _account(body.get("$compartment_id"), body.get("$user_account_id"), "", compartments, problems)
-        )
+        found.append(_account(body.get("$compartment_id"), body.get("$user_account_id"), "", compartments, problems))
     elif body.get("$compartment_id") is not None:
         problems.add("$user_account_id", "is required with $compartment_id")
     if body.get("$user_agent_id") is not None:
@@ -248,5 +248,5 @@ def translate_activity(body: Any, compartments: Compartments) -> tuple[Canonical
         raise ActivityInvalid(problems.details)
 
     payload["identifiers"] = [i.to_canonical() for i in dedupe(identifiers + profile_accounts)]
-    payload["activity"] = {"type": activity_type, "ts": ts, "document": body}
+    payload["activity"] = ActivityPart(type=str(activity_type), ts=int(str(ts)), document=body)
     return payload, unique_key

@@ -54,6 +54,9 @@ class InboxPayload(models.Model):
             models.Index(fields=["status", "received_at"], name="inbox_status_received"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.source} payload {self.id} ({self.status})"
+
 
 class Activity(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -72,6 +75,9 @@ class Activity(models.Model):
             models.Index(fields=["datamart", "created_at"], name="activity_datamart_created"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
 
 class ProcessingError(models.Model):
     """A part of a payload that could not be applied (an invalid choice event, a failed attempt)."""
@@ -81,3 +87,6 @@ class ProcessingError(models.Model):
     user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, null=True, blank=True)
     message = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"error on payload {self.payload_id}: {self.message[:60]}"

@@ -25,7 +25,14 @@ from apps.activities.models import Activity, InboxPayload, InboxStatus, Processi
 from apps.choices.services import choice_apply
 from apps.datamarts.models import Processing
 from apps.profiles.services import profile_apply
-from apps.userpoints.identifiers import USER_ACCOUNT, USER_AGENT, USER_EMAIL, Identifier, identifier_from_canonical
+from apps.userpoints.identifiers import (
+    USER_ACCOUNT,
+    USER_AGENT,
+    USER_EMAIL,
+    Identifier,
+    dedupe,
+    identifier_from_canonical,
+)
 from apps.userpoints.models import UserIdentifier, UserPoint
 from apps.userpoints.services import MergeContext, identifier_row, identifiers_owners, identity_resolve
 
@@ -41,13 +48,18 @@ class Item:
 
     @property
     def payload(self) -> CanonicalPayload:
-        return self.row.payload  # type: ignore[no-any-return]
+        return self.row.payload
 
     @property
     def simple(self) -> bool:
         """Only identity and an activity: can go through the bulk path."""
         payload = self.payload
-        return not (payload.get("profile_updates") or payload.get("choice_updates") or payload.get("errors"))
+        return not (
+            payload.get("profile_updates")
+            or payload.get("choice_updates")
+            or payload.get("errors")
+            or payload.get("link_if_known")
+        )
 
 
 def inbox_drain_batch(*, batch_size: int | None = None) -> int:
@@ -102,7 +114,10 @@ def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
         # Lock the existing points in id order, as identity_resolve does: a point merged away meanwhile is missing.
         existing_ids = sorted(set(owners.values()))
         locked = set(
-            UserPoint.objects.select_for_update().filter(id__in=existing_ids).order_by("id").values_list("id", flat=True)
+            UserPoint.objects.select_for_update()
+            .filter(id__in=existing_ids)
+            .order_by("id")
+            .values_list("id", flat=True)
         )
         counts = _identifier_counts(list(locked))
         components = _components(group, owners)
@@ -260,6 +275,10 @@ def _apply(row: InboxPayload, now: datetime) -> uuid.UUID | None:
     identifiers = [identifier_from_canonical(i) for i in payload["identifiers"]]
     if not identifiers:
         raise ValueError("the payload names no user identifier")
+    known_only = [identifier_from_canonical(i) for i in payload.get("link_if_known", [])]
+    if known_only:
+        owners = identifiers_owners(row.datamart_id, known_only)
+        identifiers = dedupe(identifiers + [i for i in known_only if i.identity in owners])
     resolution = identity_resolve(
         datamart_id=row.datamart_id,
         identifiers=identifiers,
@@ -285,8 +304,8 @@ def _apply(row: InboxPayload, now: datetime) -> uuid.UUID | None:
             now=now,
         )
     errors = list(payload.get("errors", []))
-    for update in payload.get("choice_updates", []):
-        processing_id = update["processing_id"]
+    for choice in payload.get("choice_updates", []):
+        processing_id = choice["processing_id"]
         if not (
             str(processing_id).isdigit()
             and Processing.objects.filter(pk=int(processing_id), datamart_id=row.datamart_id).exists()
@@ -297,9 +316,9 @@ def _apply(row: InboxPayload, now: datetime) -> uuid.UUID | None:
             datamart_id=row.datamart_id,
             user_point_id=point_id,
             processing_id=int(processing_id),
-            choice_ts=update["choice_ts"],
-            acceptance_value=update["acceptance_value"],
-            custom_fields=update["custom_fields"],
+            choice_ts=choice["choice_ts"],
+            acceptance_value=choice["acceptance_value"],
+            custom_fields=choice["custom_fields"],
             source=row.source,
             source_ref=str(row.id),
             now=now,

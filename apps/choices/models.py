@@ -25,6 +25,9 @@ class Choice(models.Model):
         constraints = [models.UniqueConstraint(fields=["user_point", "processing"], name="choice_unique_per_point")]
         indexes = [models.Index(fields=["processing", "acceptance_value"], name="choice_processing_value")]
 
+    def __str__(self) -> str:
+        return f"{self.user_point_id} / processing {self.processing_id}: {self.acceptance_value}"
+
 
 class AppendOnlyError(Exception):
     pass
@@ -50,6 +53,9 @@ class ChoiceChangeLogEntry(models.Model):
         verbose_name = "consent change-log entry"
         verbose_name_plural = "consent change log"
         indexes = [models.Index(fields=["user_point", "processing", "id"], name="changelog_point_processing")]
+
+    def __str__(self) -> str:
+        return f"change {self.pk}: {self.processing_id} = {self.acceptance_value} ({self.source})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

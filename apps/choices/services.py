@@ -29,9 +29,7 @@ def choice_apply(
     decides, not arrival); every write appends one change-log entry in the same transaction."""
     with transaction.atomic():
         choice = (
-            Choice.objects.select_for_update()
-            .filter(user_point_id=user_point_id, processing_id=processing_id)
-            .first()
+            Choice.objects.select_for_update().filter(user_point_id=user_point_id, processing_id=processing_id).first()
         )
         previous = choice.acceptance_value if choice is not None else None
         applied = choice is None or choice_ts >= choice.choice_ts

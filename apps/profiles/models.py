@@ -24,3 +24,6 @@ class Profile(models.Model):
                 fields=["user_point", "compartment", "user_account_id"], name="profile_unique_per_point"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"profile {self.compartment_id}/{self.user_account_id or 'anonymous'} of {self.user_point_id}"

@@ -39,7 +39,11 @@ class Identifier:
 
     def to_canonical(self) -> dict[str, Any]:
         if self.type == USER_ACCOUNT:
-            return {"type": USER_ACCOUNT, "compartment_id": self.compartment_id, "user_account_id": self.user_account_id}
+            return {
+                "type": USER_ACCOUNT,
+                "compartment_id": self.compartment_id,
+                "user_account_id": self.user_account_id,
+            }
         if self.type == USER_EMAIL:
             data: dict[str, Any] = {"type": USER_EMAIL, "hash": self.email_hash}
             if self.email:
@@ -50,7 +54,10 @@ class Identifier:
 
 def account_identifier(compartment_id: int, user_account_id: str) -> Identifier:
     return Identifier(
-        USER_ACCOUNT, f"{compartment_id}:{user_account_id}", compartment_id=compartment_id, user_account_id=user_account_id
+        USER_ACCOUNT,
+        f"{compartment_id}:{user_account_id}",
+        compartment_id=compartment_id,
+        user_account_id=user_account_id,
     )
 
 

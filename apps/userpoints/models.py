@@ -74,3 +74,6 @@ class HyperPointRefusal(models.Model):
     reason = models.CharField(max_length=255)
     trigger_ref = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"refused link on {self.user_point_id}: {self.reason}"

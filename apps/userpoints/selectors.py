@@ -57,7 +57,9 @@ def ts_ms(value: Any) -> int | None:
 
 def user_point_render(point: UserPoint) -> dict[str, Any]:
     merged = list(
-        UserPointMerge.objects.filter(survivor=point).order_by("merged_at").values_list("merged_user_point_id", flat=True)
+        UserPointMerge.objects.filter(survivor=point)
+        .order_by("merged_at")
+        .values_list("merged_user_point_id", flat=True)
     )
     return {
         "user_point_id": str(point.id),

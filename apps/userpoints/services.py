@@ -84,9 +84,7 @@ def identifier_row(datamart_id: int, point_id: uuid.UUID, identifier: Identifier
     )
 
 
-def hyper_violation(
-    datamart_id: int, point_ids: list[uuid.UUID], new_identifiers: list[Identifier]
-) -> str | None:
+def hyper_violation(datamart_id: int, point_ids: list[uuid.UUID], new_identifiers: list[Identifier]) -> str | None:
     """Why linking these points and identifiers would make a hyper point, or None."""
     existing = UserIdentifier.objects.filter(user_point_id__in=point_ids)
     total = existing.count() + len(new_identifiers)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DialectsConfig(AppConfig):
+    name = "apps.dialects"
+    label = "dialects"
