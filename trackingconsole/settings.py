@@ -168,6 +168,8 @@ HYPER_POINT_MAX_IDENTIFIERS = env.int("HYPER_POINT_MAX_IDENTIFIERS", default=100
 HYPER_POINT_MAX_ACCOUNTS_PER_COMPARTMENT = env.int("HYPER_POINT_MAX_ACCOUNTS_PER_COMPARTMENT", default=4)
 PIPELINE_BATCH_SIZE = env.int("PIPELINE_BATCH_SIZE", default=500)
 PIPELINE_MAX_ATTEMPTS = env.int("PIPELINE_MAX_ATTEMPTS", default=5)
+# Benchmark-only routes (bench/ingest): never on in production.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 
 LOGGING = {
     "version": 1,

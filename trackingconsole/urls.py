@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
@@ -14,3 +15,7 @@ urlpatterns = [
     path("", include("apps.dialects.thrivestack.urls")),
     path("", include("apps.console.urls")),
 ]
+
+if settings.BENCH_ENDPOINTS:
+    # The bare JSON route bench/ingest compares the ingestion route with; absent unless BENCH_ENDPOINTS=1.
+    urlpatterns.append(path("", include("apps.core.bench_views")))
