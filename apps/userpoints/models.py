@@ -77,3 +77,20 @@ class HyperPointRefusal(models.Model):
 
     def __str__(self) -> str:
         return f"refused link on {self.user_point_id}: {self.reason}"
+
+
+class ErasureRecord(models.Model):
+    """Proof that a user point was erased (spec 1.7). Holds no personal data: no identifier, no property, only
+    the pseudonymous point id, who asked, when, and how many rows of each kind were deleted."""
+
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE, related_name="erasures")
+    user_point_id = models.UUIDField(db_index=True)
+    erased_at = models.DateTimeField()
+    actor = models.CharField(max_length=255, help_text='Who asked: "api-key:<name>" or "console:<username>".')
+    counts = models.JSONField(default=dict, help_text="Rows deleted, by kind.")
+
+    class Meta:
+        indexes = [models.Index(fields=["datamart", "erased_at"], name="erasure_datamart_erased_at")]
+
+    def __str__(self) -> str:
+        return f"erasure of {self.user_point_id} by {self.actor}"
