@@ -20,7 +20,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apps.console.siteconfig.ConsoleAdminConfig",  # django.contrib.admin with the console as admin.site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -168,6 +168,9 @@ HYPER_POINT_MAX_IDENTIFIERS = env.int("HYPER_POINT_MAX_IDENTIFIERS", default=100
 HYPER_POINT_MAX_ACCOUNTS_PER_COMPARTMENT = env.int("HYPER_POINT_MAX_ACCOUNTS_PER_COMPARTMENT", default=4)
 PIPELINE_BATCH_SIZE = env.int("PIPELINE_BATCH_SIZE", default=500)
 PIPELINE_MAX_ATTEMPTS = env.int("PIPELINE_MAX_ATTEMPTS", default=5)
+# Requests per minute per API key on the Braze /users/track and Thrivestack /api/* routes (counted in CACHES).
+BRAZE_RATE_LIMIT_PER_MINUTE = env.int("BRAZE_RATE_LIMIT_PER_MINUTE", default=50_000)
+THRIVESTACK_RATE_LIMIT_PER_MINUTE = env.int("THRIVESTACK_RATE_LIMIT_PER_MINUTE", default=50_000)
 # Benchmark-only routes (bench/ingest): never on in production.
 BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 

@@ -25,6 +25,9 @@ class ProfileUpdate(TypedDict):
     compartment_id: int
     user_account_id: str | None
     properties: dict[str, Any]
+    # PARTIAL_UPDATE, PARTIAL_DELETE, FORCE_REPLACE (spec 1.5), or BRAZE_ATTRIBUTES: `properties` is a Braze
+    # attributes object whose operations (inc, add/remove, null) apply to the stored profile
+    # (apps/dialects/braze/attributes.py); `merge_objects` is then its `_merge_objects`.
     strategy: str
     merge_objects: bool
 

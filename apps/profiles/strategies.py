@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from apps.dialects.braze.attributes import BRAZE_ATTRIBUTES, braze_attributes_apply
+
 PARTIAL_UPDATE = "PARTIAL_UPDATE"
 PARTIAL_DELETE = "PARTIAL_DELETE"
 FORCE_REPLACE = "FORCE_REPLACE"
@@ -77,6 +79,10 @@ def profile_properties_apply(
         merged = dict(base)
         merged.update(copy.deepcopy(update))
         return merged
+    if strategy == BRAZE_ATTRIBUTES:
+        # Internal to the pipeline (not in STRATEGIES, so the profile API does not offer it): Braze attribute
+        # operations need the stored profile, so the Braze route leaves them to be applied here.
+        return braze_attributes_apply(stored, update, merge_objects)
     raise StrategyError(f"unknown update strategy {strategy!r}")
 
 
