@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -49,6 +51,31 @@ def inbox_accept(
         return Accepted(payload_id=existing[0], duplicate=True)
     drain_nudge()
     return Accepted(payload_id=row.id, duplicate=False)
+
+
+def inbox_accept_many(
+    *, datamart_id: int, source: str, payloads: Sequence[tuple[CanonicalPayload, str | None]]
+) -> None:
+    """Commits (payload, unique_key) pairs in one statement; a `unique_key` seen before in the datamart, or earlier
+    in `payloads`, is skipped (the first one stays). When this returns, every payload is durable, now or before.
+    """
+    if not payloads:
+        return
+    now = timezone.now()
+    # One microsecond apart, so the pipeline, which drains in `received_at` order, keeps the order they came in.
+    rows = [
+        InboxPayload(
+            datamart_id=datamart_id,
+            source=source,
+            unique_key=unique_key,
+            payload=payload,
+            received_at=now + timedelta(microseconds=index),
+        )
+        for index, (payload, unique_key) in enumerate(payloads)
+    ]
+    # ON CONFLICT DO NOTHING: the database's unique constraint decides, so concurrent retries are safe too.
+    InboxPayload.objects.bulk_create(rows, ignore_conflicts=True)
+    drain_nudge()
 
 
 def drain_nudge() -> None:

@@ -1,0 +1,326 @@
+"""Validation and translation of Segment-style messages (spec 2) into canonical payloads. Pure: no Django import.
+
+One message becomes one canonical payload (identifiers, an activity keeping the whole message, profile updates,
+`link_if_known` for alias) and one inbox `unique_key` ("segment:<messageId>"), so a retried batch is stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apps.activities.canonical import ActivityPart, CanonicalPayload, ProfileUpdate, empty_payload
+from apps.profiles.strategies import PARTIAL_UPDATE
+from apps.userpoints.identifiers import Identifier, account_identifier, agent_identifier, dedupe, email_identifier
+
+CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+SHORT_NAMES = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias"}
+
+# "KB" read as KiB, the larger reading: the limits exist to bound memory, not to refuse borderline clients.
+MESSAGE_MAX_BYTES = 15 * 1024
+BATCH_MAX_BYTES = 500 * 1024
+BATCH_MAX_MESSAGES = 2500
+
+UNIQUE_KEY_PREFIX = "segment:"
+# The inbox unique_key column holds 255 characters, prefix included.
+MESSAGE_ID_MAX_CHARS = 255 - len(UNIQUE_KEY_PREFIX)
+ANONYMOUS_PREFIX = "anon:"
+
+# mediarithmics activity types and event names the Segment calls become (the activity keeps the message too).
+ACTIVITY_OF_CALL = {
+    "identify": ("TOUCH", "$identify"),
+    "track": ("TOUCH", None),  # the event is named by the message's `event`
+    "page": ("SITE_VISIT", "$page_view"),
+    "screen": ("APP_VISIT", "$screen_view"),
+    "group": ("TOUCH", "$group"),
+    "alias": ("TOUCH", "$alias"),
+}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+class MessageInvalid(ValueError):
+    """A message that cannot be accepted; the text names the field."""
+
+
+class MessageTooLarge(ValueError):
+    def __init__(self, size: int, where: str = "") -> None:
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}the message is {size} bytes; the limit is {MESSAGE_MAX_BYTES}")
+        self.size = size
+
+
+class BatchTooLarge(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Translated:
+    payload: CanonicalPayload
+    unique_key: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    accepted: list[Translated]
+    errors: list[str]  # "batch[3]: what is wrong", in message order
+
+
+def call_type_of(name: str) -> str | None:
+    """The call type of a path segment ("track" or "t"), or None."""
+    if name in CALL_TYPES:
+        return name
+    return SHORT_NAMES.get(name)
+
+
+def message_size(message: Any) -> int:
+    """Bytes of the message as compact UTF-8 JSON: never more than what the client sent for it."""
+    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def parse_timestamp(value: Any, field: str) -> datetime:
+    """An ISO 8601 string as an aware datetime (UTC when no offset is given); MessageInvalid naming the field."""
+    if not isinstance(value, str) or not value.strip():
+        raise MessageInvalid(f"{field}: must be an ISO 8601 date string")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise MessageInvalid(f"{field}: {value[:64]!r} is not an ISO 8601 date") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def epoch_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MS
+
+
+def _id(message: Mapping[str, Any], field: str) -> str | None:
+    """An id given as a string or an integer; null and "" count as absent (spec 2)."""
+    value = message.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise MessageInvalid(f"{field}: must be a string")
+    return str(value)
+
+
+def _object(message: Mapping[str, Any], field: str) -> dict[str, Any] | None:
+    value = message.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise MessageInvalid(f"{field}: must be an object")
+    return value
+
+
+def _email(traits: Mapping[str, Any] | None) -> Identifier | None:
+    """An e-mail trait that looks like an address; anything else stays a plain trait."""
+    if not traits:
+        return None
+    email = traits.get("email")
+    if isinstance(email, str) and "@" in email and email.strip():
+        return email_identifier(email=email.strip())
+    return None
+
+
+def _timestamps(message: dict[str, Any], received_at: datetime, batch_sent_at: Any) -> datetime:
+    """Sets `receivedAt`, `originalTimestamp` and the skew-corrected `timestamp`; returns the corrected time."""
+    raw_ts = message.get("timestamp")
+    raw_sent = message.get("sentAt")
+    if raw_sent is None:
+        raw_sent = batch_sent_at
+    original = parse_timestamp(raw_ts, "timestamp") if raw_ts is not None else None
+    sent = parse_timestamp(raw_sent, "sentAt") if raw_sent is not None else None
+    if original is not None and sent is not None:
+        # The client's clock is off by (sentAt - receivedAt); the event happened that much before the receipt.
+        corrected = received_at - (sent - original)
+    elif original is not None:
+        corrected = original
+    else:
+        corrected = received_at
+    if original is not None:
+        message.setdefault("originalTimestamp", raw_ts)
+    if sent is not None:
+        message["sentAt"] = raw_sent
+    message["timestamp"] = iso(corrected)
+    message["receivedAt"] = iso(received_at)
+    return corrected
+
+
+def translate_message(
+    message: Any,
+    *,
+    call_type: str | None,
+    compartment_id: int,
+    received_at: datetime,
+    batch_sent_at: Any = None,
+    batch_context: Mapping[str, Any] | None = None,
+    batch_integrations: Mapping[str, Any] | None = None,
+    new_message_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> Translated:
+    """The canonical payload of one message; `call_type` None takes it from the message's `type` (batch, webhook).
+
+    Raises MessageInvalid naming the first field at fault.
+    """
+    if not isinstance(message, dict):
+        raise MessageInvalid("the message must be a JSON object")
+    kind = call_type if call_type is not None else message.get("type")
+    if kind not in CALL_TYPES:
+        if kind is None:
+            raise MessageInvalid(f"type: is required, one of {', '.join(CALL_TYPES)}")
+        raise MessageInvalid(f"type: must be one of {', '.join(CALL_TYPES)}")
+    # The write key is a secret: it is never stored with the activity.
+    document = {k: v for k, v in message.items() if k != "writeKey"}
+    document["type"] = kind
+    for field, inherited in (("context", batch_context), ("integrations", batch_integrations)):
+        own = _object(document, field)
+        if inherited:
+            document[field] = {**inherited, **(own or {})}  # the message's own keys win (spec 2)
+
+    user_id = _id(document, "userId")
+    anonymous_id = _id(document, "anonymousId")
+    if user_id is None and anonymous_id is None:
+        raise MessageInvalid("userId or anonymousId is required")
+    message_id = _id(document, "messageId") or new_message_id()
+    if len(message_id) > MESSAGE_ID_MAX_CHARS:
+        raise MessageInvalid(f"messageId: must be at most {MESSAGE_ID_MAX_CHARS} characters")
+    document["messageId"] = message_id
+
+    context = document.get("context") or {}
+    context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else None
+    payload = empty_payload()
+    account = account_identifier(compartment_id, user_id) if user_id is not None else None
+    identifiers: list[Identifier | None] = [
+        account,
+        agent_identifier(ANONYMOUS_PREFIX + anonymous_id) if anonymous_id is not None else None,
+        _email(context_traits),
+    ]
+    activity_type, event_name = ACTIVITY_OF_CALL[kind]
+    event_properties: dict[str, Any] = {}
+
+    if kind == "identify":
+        traits = _object(document, "traits") or {}
+        identifiers.append(_email(traits))
+        payload["profile_updates"].append(
+            _profile_update(compartment_id, user_id, {**(context_traits or {}), **traits}, merge_objects=False)
+        )
+        event_properties = traits
+    elif kind == "track":
+        event = document.get("event")
+        if not isinstance(event, str) or not event.strip():
+            raise MessageInvalid("event: is required, a non-empty string")
+        event_name = event
+        event_properties = _object(document, "properties") or {}
+    elif kind in ("page", "screen"):
+        event_properties = dict(_object(document, "properties") or {})
+        for field in ("name", "category"):
+            if document.get(field) is not None:
+                event_properties.setdefault(field, document[field])
+    elif kind == "group":
+        group_id = _id(document, "groupId")
+        if group_id is None:
+            raise MessageInvalid("groupId: is required")
+        # A group's traits describe the group, so an e-mail among them is not the user's.
+        group_traits = _object(document, "traits") or {}
+        # merge_objects: other groups, and earlier traits of this one, are kept (Segment traits accumulate).
+        payload["profile_updates"].append(
+            _profile_update(compartment_id, user_id, {"groups": {group_id: group_traits}}, merge_objects=True)
+        )
+        event_properties = {"groupId": group_id, **group_traits}
+    else:  # alias
+        previous_id = _id(document, "previousId")
+        if previous_id is None:
+            raise MessageInvalid("previousId: is required")
+        if account is None:
+            raise MessageInvalid("userId: is required for alias")
+        # previousId may be an earlier user id or an anonymous id: whichever already has a point is merged in.
+        payload["link_if_known"] = [
+            account_identifier(compartment_id, previous_id).to_canonical(),
+            agent_identifier(ANONYMOUS_PREFIX + previous_id).to_canonical(),
+        ]
+        event_properties = {"previousId": previous_id}
+
+    corrected = _timestamps(document, received_at, batch_sent_at)
+    ts = epoch_ms(corrected)
+    assert event_name is not None
+    document["$type"] = activity_type
+    document["$ts"] = ts
+    document["$events"] = [{"$ts": ts, "$event_name": event_name, "$properties": event_properties}]
+    payload["identifiers"] = [i.to_canonical() for i in dedupe([i for i in identifiers if i is not None])]
+    payload["activity"] = ActivityPart(type=activity_type, ts=ts, document=document)
+    return Translated(payload=payload, unique_key=UNIQUE_KEY_PREFIX + message_id)
+
+
+def _profile_update(
+    compartment_id: int, user_id: str | None, properties: dict[str, Any], *, merge_objects: bool
+) -> ProfileUpdate:
+    # Keyed like a mediarithmics profile: the user's account in the key's compartment, or, for an anonymous
+    # visitor, the point's anonymous profile in that compartment.
+    return {
+        "compartment_id": compartment_id,
+        "user_account_id": user_id,
+        "properties": properties,
+        "strategy": PARTIAL_UPDATE,
+        "merge_objects": merge_objects,
+    }
+
+
+def translate_batch(
+    body: Any,
+    *,
+    compartment_id: int,
+    received_at: datetime,
+    body_size: int,
+    new_message_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> BatchResult:
+    """Each message of a `{"batch": [...]}` body translated, or listed as an error (spec 2, batch).
+
+    Raises MessageInvalid when the body is not a batch, BatchTooLarge above 2,500 messages and MessageTooLarge
+    for a message over 15 KB (the whole request is refused: spec 2, "over a limit: 413").
+    """
+    if not isinstance(body, dict):
+        raise MessageInvalid("the body must be a JSON object with a `batch` list")
+    messages = body.get("batch")
+    if not isinstance(messages, list):
+        raise MessageInvalid("batch: is required, a list of messages")
+    if len(messages) > BATCH_MAX_MESSAGES:
+        raise BatchTooLarge(f"batch: {len(messages)} messages; the limit is {BATCH_MAX_MESSAGES}")
+    # A message cannot be larger than the body that holds it, so small bodies skip the per-message measure.
+    if body_size > MESSAGE_MAX_BYTES:
+        for index, message in enumerate(messages):
+            size = message_size(message)
+            if size > MESSAGE_MAX_BYTES:
+                raise MessageTooLarge(size, f"batch[{index}]")
+    context = body.get("context")
+    integrations = body.get("integrations")
+    accepted: list[Translated] = []
+    errors: list[str] = []
+    if context is not None and not isinstance(context, dict):
+        raise MessageInvalid("context: must be an object")
+    if integrations is not None and not isinstance(integrations, dict):
+        raise MessageInvalid("integrations: must be an object")
+    for index, message in enumerate(messages):
+        try:
+            accepted.append(
+                translate_message(
+                    message,
+                    call_type=None,
+                    compartment_id=compartment_id,
+                    received_at=received_at,
+                    batch_sent_at=body.get("sentAt"),
+                    batch_context=context,
+                    batch_integrations=integrations,
+                    new_message_id=new_message_id,
+                )
+            )
+        except MessageInvalid as exc:
+            errors.append(f"batch[{index}]: {exc}")
+    return BatchResult(accepted=accepted, errors=errors)
