@@ -10,6 +10,8 @@ from django.db import transaction
 
 from apps.activities.models import Source
 from apps.choices.models import Choice, ChoiceChangeLogEntry
+from apps.userpoints.identifiers import Identifier
+from apps.userpoints.point_writes import user_point_for_write
 from apps.userpoints.services import MergeContext
 
 
@@ -105,3 +107,44 @@ def choices_merge(context: MergeContext) -> None:
             )
         )
     ChoiceChangeLogEntry.objects.bulk_create(merge_entries)
+
+
+def choice_put(
+    *,
+    datamart_id: int,
+    point_id: uuid.UUID | None,
+    identifier: Identifier | None,
+    processing_id: int,
+    choice_ts: int,
+    acceptance_value: bool,
+    custom_fields: dict[str, Any],
+    source: str,
+    source_ref: str,
+    now: datetime,
+) -> tuple[Choice, ChoiceChangeLogEntry] | None:
+    """The choice PUT of the UserPoint API (spec 1.4, 1.6): the point is selected by id (None is returned when it
+    does not exist) or by an identifier (created with it when nobody holds it), then choice_apply records the
+    write, in one transaction. The caller checks that the processing belongs to the datamart."""
+    with transaction.atomic():
+        user_point_id = user_point_for_write(
+            datamart_id=datamart_id,
+            point_id=point_id,
+            identifier=identifier,
+            also=[],
+            now=now,
+            trigger_source=source,
+            trigger_ref=source_ref,
+        )
+        if user_point_id is None:
+            return None
+        return choice_apply(
+            datamart_id=datamart_id,
+            user_point_id=user_point_id,
+            processing_id=processing_id,
+            choice_ts=choice_ts,
+            acceptance_value=acceptance_value,
+            custom_fields=custom_fields,
+            source=source,
+            source_ref=source_ref,
+            now=now,
+        )

@@ -10,6 +10,8 @@ from django.db import transaction
 
 from apps.profiles.models import ANONYMOUS_ACCOUNT, Profile
 from apps.profiles.strategies import PARTIAL_DELETE, profile_properties_apply
+from apps.userpoints.identifiers import Identifier, account_identifier
+from apps.userpoints.point_writes import user_point_for_write
 from apps.userpoints.services import MergeContext
 
 
@@ -79,3 +81,48 @@ def profiles_merge(context: MergeContext) -> None:
         kept.creation_ts = min(kept.creation_ts, profile.creation_ts)
         kept.save(update_fields=["properties", "last_modified_ts", "creation_ts"])
         profile.delete()
+
+
+def profile_put(
+    *,
+    datamart_id: int,
+    point_id: uuid.UUID | None,
+    identifier: Identifier | None,
+    compartment_id: int,
+    user_account_id: str,
+    properties: dict[str, Any],
+    strategy: str,
+    merge_objects: bool,
+    now: datetime,
+    trigger_source: str,
+    trigger_ref: str,
+) -> Profile | None:
+    """The profile PUT of the UserPoint API (spec 1.4, 1.5), all or nothing in one transaction.
+
+    The point is selected by id (None is returned when it does not exist) or by an identifier (created with it
+    when nobody holds it); the profile's account is attached to it through identity resolution, merging as the
+    pipeline does; then the strategy is applied by profile_apply, the pipeline's own implementation.
+    PARTIAL_DELETE on a missing profile raises ProfileNotFound and leaves nothing behind (no point, no link).
+    """
+    with transaction.atomic():
+        user_point_id = user_point_for_write(
+            datamart_id=datamart_id,
+            point_id=point_id,
+            identifier=identifier,
+            also=[account_identifier(compartment_id, user_account_id)],
+            now=now,
+            trigger_source=trigger_source,
+            trigger_ref=trigger_ref,
+        )
+        if user_point_id is None:
+            return None
+        return profile_apply(
+            datamart_id=datamart_id,
+            user_point_id=user_point_id,
+            compartment_id=compartment_id,
+            user_account_id=user_account_id,
+            properties=properties,
+            strategy=strategy,
+            merge_objects=merge_objects,
+            now=now,
+        )

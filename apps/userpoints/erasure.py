@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -65,19 +66,26 @@ class _Counts:
         return deleted[0]
 
 
-def _allow_change_log_delete() -> None:
-    """The PostgreSQL trigger of choices/0002 refuses DELETE on the change log unless this transaction says it is
-    an erasure. SET LOCAL ends with the transaction, so nothing else can use it by accident."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL trackingconsole.erasure = 'on'")
+@contextmanager
+def _change_log_erasure() -> Iterator[None]:
+    """Lets this transaction delete consent change-log entries: the PostgreSQL trigger of choices/0002 refuses
+    it unless `trackingconsole.erasure` is on. SET LOCAL ends with the transaction (or is undone with a rolled
+    back savepoint); it is also switched off on the way out, so a caller's enclosing transaction does not keep
+    the guard lifted after the erasure."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL trackingconsole.erasure = 'on'")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL trackingconsole.erasure = 'off'")
 
 
 def _delete_in_chunks(queryset: models.QuerySet[Any], counts: _Counts) -> None:
     """Deletes the rows of `queryset` a chunk at a time, each chunk in its own transaction."""
     while True:
-        with transaction.atomic():
-            _allow_change_log_delete()
+        with transaction.atomic(), _change_log_erasure():
             ids = list(queryset.order_by("pk").values_list("pk", flat=True)[:ERASURE_CHUNK])
             if not ids:
                 return
@@ -148,8 +156,7 @@ def user_point_erase(*, datamart_id: int, user_point_id: uuid.UUID, actor: str) 
     _delete_in_chunks(Activity.objects.filter(user_point_id=point_id), counts)
     _delete_in_chunks(ChoiceChangeLogEntry.objects.filter(user_point_id=point_id), counts)
 
-    with transaction.atomic():
-        _allow_change_log_delete()
+    with transaction.atomic(), _change_log_erasure():
         point = UserPoint.objects.select_for_update().filter(datamart_id=datamart_id, id=point_id).first()
         if point is None:
             # Merged into another point (or erased) while the chunks ran: erase where its rows went.
