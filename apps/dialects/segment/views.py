@@ -253,6 +253,11 @@ def pixel(request: HttpRequest, call: str) -> HttpResponse:
     datamart is known, recorded as a processing error the console shows (spec 2)."""
     api_key: ApiKey | None = None
     try:
+        # The key of the query or headers first, so that undecodable data is still recorded for its datamart.
+        try:
+            api_key = _api_key(request, None, query_key=True)
+        except SegmentError:
+            api_key = None
         _method(request, "GET")
         call_type = call_type_of(call)
         assert call_type is not None, "the URL pattern only routes call names"
@@ -260,7 +265,8 @@ def pixel(request: HttpRequest, call: str) -> HttpResponse:
         if not data:
             raise SegmentError(400, "Invalid message", "data: is required, base64 JSON")
         message, size = _pixel_message(data)
-        api_key = _api_key(request, message, query_key=True)
+        if api_key is None:
+            api_key = _api_key(request, message, query_key=True)
         _one(api_key, message, call_type, size, timezone.now())
     except SegmentError as exc:
         pixel_refusal_record(
