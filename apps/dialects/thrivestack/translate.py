@@ -58,7 +58,7 @@ def _email(value: Any, where: str) -> Identifier | None:
 
 def _one(kind: str, obj: Any, prefix: str, compartment_id: int, now_ms: int) -> CanonicalPayload:
     if not isinstance(obj, dict):
-        raise ThrivestackInvalid(f"{prefix or 'the body'} must be a JSON object")
+        raise ThrivestackInvalid(f"{prefix.rstrip('.') or 'the body'} must be a JSON object")
     user_id = _id_text(obj.get("user_id"), f"{prefix}user_id")
     identifiers: list[Identifier] = [account_identifier(compartment_id, user_id)]
     ts = now_ms
