@@ -63,7 +63,7 @@ def get(client: Client, setup):
 
 def message(call: str, **fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"userId": "u1"}
-    extra = {
+    extra: dict[str, Any] = {
         "track": {"event": "Added File", "properties": {"size": 42}},
         "identify": {"traits": {"name": "Arthur", "email": "arthur@example.com"}},
         "group": {"groupId": "g1", "traits": {"name": "Hitchhikers"}},
@@ -322,7 +322,7 @@ def test_missing_message_id_is_generated_each_time(setup, send):
         assert send("/v1/track", message("track"), key=setup.key)[0] == 200
     keys = list(InboxPayload.objects.values_list("unique_key", flat=True))
     assert len(set(keys)) == 2
-    assert all(k.startswith("segment:") for k in keys)
+    assert all(k is not None and k.startswith("segment:") for k in keys)
 
 
 def test_batch_context_and_integrations_merged_and_timestamps_corrected(setup, send, get, drain):
