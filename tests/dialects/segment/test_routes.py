@@ -63,15 +63,15 @@ def get(client: Client, setup):
 
 def message(call: str, **fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"userId": "u1"}
-    extra: dict[str, Any] = {
+    extras: dict[str, dict[str, Any]] = {
         "track": {"event": "Added File", "properties": {"size": 42}},
         "identify": {"traits": {"name": "Arthur", "email": "arthur@example.com"}},
         "group": {"groupId": "g1", "traits": {"name": "Hitchhikers"}},
         "alias": {"previousId": "old-anon"},
         "page": {"name": "Home", "properties": {"path": "/"}},
         "screen": {"name": "Login"},
-    }[call]
-    return {**base, **extra, **fields}
+    }
+    return {**base, **extras[call], **fields}
 
 
 def pending(setup) -> int:
