@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served by us: /v1/docs works offline
     "apps.core",
     "apps.datamarts",
     "apps.userpoints",
@@ -158,6 +159,25 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "mediarithmics, Segment-style, Braze and Thrivestack ingestion; UserPoint API.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiKey": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "The key itself, `Bearer <key>`, or `Basic base64(<key>:)`; `x-api-key` works too.",
+            }
+        }
+    },
+    "SECURITY": [{"ApiKey": []}],
+    # The plain-Django-view routes (ingestion) are documented through apps.core.openapi's registry.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.openapi.openapi_postprocess",
+    ],
 }
 # Body limit of the mediarithmics activity route (spec 1.3); Django's own limit must not be lower.
 ACTIVITY_MAX_BYTES = 512 * 1024

@@ -43,6 +43,7 @@ class ChoiceView(UserPointView):
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM], tags=["UserPoint API"])
 class ChoiceList(ChoiceView):
     @extend_schema(
+        operation_id="user_choices_list",
         summary="The choices of a user point",
         parameters=PAGE_PARAMS,
         responses={
@@ -65,6 +66,16 @@ class ChoiceList(ChoiceView):
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM, PROCESSING_PARAM], tags=["UserPoint API"])
 class ChoiceDetail(ChoiceList):
     @extend_schema(
+        operation_id="user_choice_get",
+        summary="The choice of a user point for one processing",
+        parameters=PAGE_PARAMS,
+        responses={200: mics_envelope("the choice, as a list of at most one", many=True), **ERRORS},
+    )
+    def get(self, request: Request, datamart_id: str, selector: str, **kwargs: Any) -> Response:
+        return super().get(request, datamart_id, selector, **kwargs)
+
+    @extend_schema(
+        operation_id="user_choice_put",
         summary="Record a choice",
         description=(
             "`$choice_ts` (epoch ms or ISO 8601) and `$choice_acceptance_value` (boolean) are mandatory; other "
@@ -126,6 +137,7 @@ class ChoiceDetail(ChoiceList):
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM, PROCESSING_PARAM], tags=["UserPoint API"])
 class ChoiceChangeLog(ChoiceView):
     @extend_schema(
+        operation_id="user_choice_change_log",
         summary="The consent change log of a choice, oldest first",
         parameters=PAGE_PARAMS,
         responses={

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import MicsAPIView, listing, ok, page_params
+from apps.core.schema import DATAMART_PARAM, ERRORS, PAGE_PARAMS, mics_envelope
 from apps.datamarts.models import Compartment, Datamart, Processing
 
 
@@ -39,11 +41,29 @@ def processing_render(processing: Processing) -> dict[str, Any]:
     }
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="datamart_get",
+        summary="The datamart",
+        tags=["Configuration"],
+        parameters=[DATAMART_PARAM],
+        responses={200: mics_envelope("the datamart"), **ERRORS},
+    )
+)
 class DatamartDetail(MicsAPIView):
     def get(self, request: Request, datamart_id: str) -> Response:
         return ok(datamart_render(Datamart.objects.get(pk=self.datamart_id)))
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="compartments_list",
+        summary="Its compartments",
+        tags=["Configuration"],
+        parameters=[DATAMART_PARAM, *PAGE_PARAMS],
+        responses={200: mics_envelope("its compartments", many=True), **ERRORS},
+    )
+)
 class CompartmentList(MicsAPIView):
     def get(self, request: Request, datamart_id: str) -> Response:
         first, size = page_params(request)
@@ -52,6 +72,15 @@ class CompartmentList(MicsAPIView):
         return listing(rows, total=queryset.count(), first_result=first, max_results=size)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="processings_list",
+        summary="Its processings",
+        tags=["Configuration"],
+        parameters=[DATAMART_PARAM, *PAGE_PARAMS],
+        responses={200: mics_envelope("its processings", many=True), **ERRORS},
+    )
+)
 class ProcessingList(MicsAPIView):
     def get(self, request: Request, datamart_id: str) -> Response:
         first, size = page_params(request)

@@ -45,6 +45,7 @@ class ProfileView(UserPointView):
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM], tags=["UserPoint API"])
 class ProfileList(ProfileView):
     @extend_schema(
+        operation_id="user_profiles_list",
         summary="The profiles of a user point",
         parameters=PAGE_PARAMS,
         responses={
@@ -67,12 +68,21 @@ class ProfileList(ProfileView):
 
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM, COMPARTMENT_PARAM], tags=["UserPoint API"])
 class ProfileCompartmentList(ProfileList):
-    pass
+    @extend_schema(
+        operation_id="user_profiles_of_compartment",
+        summary="The profiles of a user point in one compartment",
+        parameters=PAGE_PARAMS,
+        responses={200: mics_envelope("profiles", many=True), **ERRORS},
+    )
+    def get(self, request: Request, datamart_id: str, selector: str, **kwargs: Any) -> Response:
+        return super().get(request, datamart_id, selector, **kwargs)
 
 
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM, COMPARTMENT_PARAM, ACCOUNT_PARAM], tags=["UserPoint API"])
 class ProfileDetail(ProfileView):
-    @extend_schema(summary="One profile", responses={200: mics_envelope("the profile"), **ERRORS})
+    @extend_schema(
+        operation_id="user_profile_get", summary="One profile", responses={200: mics_envelope("the profile"), **ERRORS}
+    )
     def get(
         self, request: Request, datamart_id: str, selector: str, compartment_id: str, user_account_id: str
     ) -> Response:
@@ -84,6 +94,7 @@ class ProfileDetail(ProfileView):
         return ok(profile_render(found[0]))
 
     @extend_schema(
+        operation_id="user_profile_put",
         summary="Create or update a profile",
         description=(
             "`update_strategy`: PARTIAL_UPDATE (default; top-level keys replaced or added), PARTIAL_DELETE (the "

@@ -87,6 +87,7 @@ class UserPointView(MicsAPIView):
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM], tags=["UserPoint API"])
 class UserPointDetail(UserPointView):
     @extend_schema(
+        operation_id="user_point_get",
         summary="A user point",
         responses={200: mics_envelope("`user_point_id`, `creation_ts`, `flags`, `merged_user_point_ids`"), **ERRORS},
     )
@@ -94,6 +95,7 @@ class UserPointDetail(UserPointView):
         return ok(user_point_render(self.user_point(selector)))
 
     @extend_schema(
+        operation_id="user_point_erase",
         summary="Erase a user point (right to be forgotten)",
         description=(
             "Deletes the point and everything naming it (identifiers, activities, profiles, choices, the consent "
@@ -124,6 +126,7 @@ class UserPointDetail(UserPointView):
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM], tags=["UserPoint API"])
 class UserPointIdentifiers(UserPointView):
     @extend_schema(
+        operation_id="user_identifiers_list",
         summary="The identifiers of a user point",
         responses={200: mics_envelope("USER_POINT, USER_ACCOUNT, USER_EMAIL, USER_AGENT entries", many=True), **ERRORS},
     )
@@ -135,6 +138,7 @@ class UserPointIdentifiers(UserPointView):
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM], tags=["UserPoint API"])
 class UserPointActivities(UserPointView):
     @extend_schema(
+        operation_id="user_activities_list",
         summary="The timeline of a user point, newest first",
         parameters=[
             *PAGE_PARAMS,
@@ -174,6 +178,7 @@ class UserPointActivities(UserPointView):
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM], tags=["UserPoint API"])
 class UserPointExport(UserPointView):
     @extend_schema(
+        operation_id="user_point_export",
         summary="Export everything stored about a user point (right of access)",
         responses={
             200: mics_envelope(
@@ -208,6 +213,7 @@ class UserPointExport(UserPointView):
 )
 class UserIdentifierDelete(UserPointView):
     @extend_schema(
+        operation_id="user_identifier_delete",
         summary="Detach and delete one identifier",
         description="The identifier only: its user point and the point's other data stay. Scope `write`.",
         responses={200: mics_envelope("the deleted identifier and the `user_point_id` it was on"), **ERRORS},
