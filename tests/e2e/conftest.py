@@ -54,15 +54,15 @@ class Worker:
         )
         return env
 
-    def start(self, *, beat: bool = True, concurrency: int = 1, name: str = "w1") -> Worker:
+    def start(self, *, beat: bool = True, concurrency: int = 1, name: str = "w1", batch_size: int = 500) -> Worker:
         args = [sys.executable, "-m", "celery", "-A", "trackingconsole", "worker", "-l", "info"]
         args += ["-Q", self.queue, "-c", str(concurrency), "-n", f"{name}-{self.queue}@%h", "--without-gossip"]
         args += ["--without-mingle", "--without-heartbeat"]
         if beat:
             args += ["-B", "-s", str(self.var_dir / f"beat-{name}")]
-        self.process = subprocess.Popen(
-            args, cwd=ROOT, env=self.env(), stdout=self.log.open("ab"), stderr=subprocess.STDOUT
-        )
+        env = self.env()
+        env["PIPELINE_BATCH_SIZE"] = str(batch_size)
+        self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         return self
 
     def stop(self) -> None:
