@@ -1,0 +1,655 @@
+"""Every ModelAdmin of the console. All derive from TenantAdmin (the site refuses any other), so every list,
+search, detail page, action and export is limited to the user's datamarts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import InvalidPage
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from apps.activities.models import Activity, InboxPayload, ProcessingError
+from apps.choices.models import Choice, ChoiceChangeLogEntry
+from apps.console.filters import (
+    AcceptanceFilter,
+    ActivityTypeFilter,
+    CompartmentFilter,
+    DatamartFilter,
+    DateRangeFilter,
+    PointCompartmentFilter,
+    PointConsentFilter,
+    ProcessingFilter,
+)
+from apps.console.models import DatamartAccess
+from apps.console.paginator import NoCountPaginator
+from apps.console.rendering import email_display, kv_table, ms_to_datetime
+from apps.console.search import user_points_search
+from apps.console.tenancy import ReadOnlyTenantAdmin, SuperuserOnlyAdmin, TenantAdmin, visible_datamart_ids
+from apps.datamarts.models import ApiKey, Compartment, Datamart, Processing, Scope
+from apps.datamarts.services import (
+    api_key_create,
+    api_key_revoke,
+    compartment_create,
+    datamart_create,
+    processing_create,
+)
+from apps.profiles.models import Profile
+from apps.userpoints.erasure import user_point_erase
+from apps.userpoints.export import user_point_export
+from apps.userpoints.identifiers import USER_ACCOUNT, USER_EMAIL
+from apps.userpoints.models import ErasureRecord, HyperPointRefusal, UserIdentifier, UserPoint, UserPointMerge
+
+TIMELINE_PAGE = 20
+
+
+def emails_masked(request: HttpRequest) -> bool:
+    return not request.user.has_perm("console.view_email")
+
+
+def point_link(point_id: Any) -> SafeString:
+    url = reverse("admin:userpoints_userpoint_change", args=[point_id])
+    return format_html('<a href="{}">{}</a>', url, point_id)
+
+
+def identifier_text(row: UserIdentifier, *, masked: bool) -> str:
+    if row.type == USER_ACCOUNT:
+        return f"account {row.user_account_id} (compartment {row.compartment_id})"
+    if row.type == USER_EMAIL:
+        shown = email_display(row.email, masked=masked)
+        return f"e-mail {shown}" if shown else f"e-mail hash {(row.email_hash or '')[:12]}…"
+    return f"agent {row.user_agent_id}"
+
+
+# --- users, groups and their datamarts (superusers only) ------------------------------------------------------
+
+
+class DatamartAccessInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = DatamartAccess
+    extra = 1
+
+
+# django.contrib.auth registered its own admins on this site during autodiscovery: replace them.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class ConsoleUserAdmin(SuperuserOnlyAdmin, UserAdmin):  # type: ignore[type-arg]
+    inlines = [DatamartAccessInline]
+
+
+@admin.register(Group)
+class ConsoleGroupAdmin(SuperuserOnlyAdmin, GroupAdmin):
+    pass
+
+
+# --- configuration (administrators) ---------------------------------------------------------------------------
+
+
+def _grant_creator(request: HttpRequest, datamart: Datamart) -> None:
+    """An administrator who creates a datamart must be able to see it (superusers see all anyway)."""
+    if not request.user.is_superuser:
+        DatamartAccess.objects.get_or_create(user_id=request.user.pk, datamart=datamart)
+
+
+@admin.register(Datamart)
+class DatamartAdmin(TenantAdmin):
+    datamart_path = "pk"
+    list_display = ("id", "name", "created_at")
+    search_fields = ("name",)
+    fields = ("name",)
+    ordering = ("pk",)
+
+    def save_model(self, request: HttpRequest, obj: Datamart, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        created = datamart_create(name=obj.name)  # with its default compartment
+        obj.pk, obj.created_at = created.pk, created.created_at
+        _grant_creator(request, created)
+
+
+@admin.register(Compartment)
+class CompartmentAdmin(TenantAdmin):
+    list_display = ("id", "name", "datamart_id", "is_default", "created_at")
+    list_filter = (DatamartFilter,)
+    ordering = ("datamart_id", "pk")
+
+    def get_fields(self, request: HttpRequest, obj: Compartment | None = None) -> Any:
+        return ("datamart", "name", "is_default") if obj else ("datamart", "name")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Compartment | None = None) -> Any:
+        # The default is fixed at the datamart's creation; a compartment never moves to another datamart.
+        return ("datamart", "is_default") if obj else ()
+
+    def save_model(self, request: HttpRequest, obj: Compartment, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        created = compartment_create(datamart=form.cleaned_data["datamart"], name=obj.name)
+        obj.pk, obj.created_at = created.pk, created.created_at
+
+
+class ProcessingForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Processing
+        fields = ("datamart", "name", "legal_basis")
+
+
+@admin.register(Processing)
+class ProcessingAdmin(TenantAdmin):
+    form = ProcessingForm
+    list_display = ("id", "name", "datamart_id", "legal_basis", "created_at")
+    list_filter = (DatamartFilter, "legal_basis")
+    ordering = ("datamart_id", "pk")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Processing | None = None) -> Any:
+        return ("datamart",) if obj else ()
+
+    def save_model(self, request: HttpRequest, obj: Processing, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["name", "legal_basis"])
+            return
+        created = processing_create(
+            datamart=form.cleaned_data["datamart"], name=obj.name, legal_basis=form.cleaned_data["legal_basis"]
+        )
+        obj.pk, obj.created_at = created.pk, created.created_at
+
+
+class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=[Scope.INGEST, Scope.READ]
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("datamart", "compartment", "name")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        compartment, datamart = data.get("compartment"), data.get("datamart")
+        if compartment is not None and datamart is not None and compartment.datamart_id != datamart.pk:
+            self.add_error("compartment", "This compartment belongs to another datamart.")
+        return data
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TenantAdmin):
+    list_display = ("name", "key_prefix", "datamart_id", "compartment_id", "scopes", "created_at", "status")
+    list_filter = (DatamartFilter,)
+    ordering = ("-created_at",)
+    actions = ["revoke_keys"]
+    add_form = ApiKeyAddForm
+    readonly_fields = ("datamart", "compartment", "name", "key_prefix", "scopes", "created_at", "revoked_at")
+
+    @admin.display(description="status")
+    def status(self, obj: ApiKey) -> str:
+        return "active" if obj.revoked_at is None else "revoked"
+
+    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        return self.readonly_fields if obj else ("datamart", "compartment", "name", "scopes")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        # A key is never edited: a changed key is a new key. It can only be revoked (the action).
+        return self.readonly_fields if obj else ()
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            return
+        created = api_key_create(
+            datamart=form.cleaned_data["datamart"],
+            name=form.cleaned_data["name"],
+            scopes=list(form.cleaned_data["scopes"]),
+            compartment=form.cleaned_data.get("compartment"),
+        )
+        obj.pk, obj.created_at = created.api_key.pk, created.api_key.created_at
+        request._console_raw_key = created.raw_key  # type: ignore[attr-defined]
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> HttpResponse:
+        # The secret is shown on this page only: not in a message (those travel in cookies), never stored.
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API key created",
+            "api_key": obj,
+            "raw_key": getattr(request, "_console_raw_key", ""),
+            "opts": self.opts,
+        }
+        response = TemplateResponse(request, "console/api_key_created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke the selected API keys", permissions=["change"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=api_key)
+            revoked += 1
+        self.message_user(request, f"{revoked} API key(s) revoked.", messages.SUCCESS)
+
+
+# --- user points ----------------------------------------------------------------------------------------------
+
+
+@admin.register(UserPoint)
+class UserPointAdmin(ReadOnlyTenantAdmin):
+    list_display = ("point", "datamart_id", "creation_ts", "is_hyper", "identifier_summary")
+    list_filter = (
+        DatamartFilter,
+        ("creation_ts", DateRangeFilter),
+        PointCompartmentFilter,
+        PointConsentFilter,
+        "is_hyper",
+    )
+    # The search is ours (get_search_results); a search field must exist for the admin to show the box.
+    search_fields = ("id",)
+    search_help_text = "A user point id, user account id, user agent id, e-mail address or e-mail hash (exact match)."
+    ordering = ("-creation_ts", "-id")
+    sortable_by = ("creation_ts",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # Loads the identifiers of the page's points in one query, whatever the page size.
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("identifiers", queryset=UserIdentifier.objects.order_by("creation_ts", "id")))
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        self._masked = emails_masked(request)
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="user point", ordering="id")
+    def point(self, obj: UserPoint) -> SafeString:
+        return point_link(obj.id)
+
+    @admin.display(description="identifiers")
+    def identifier_summary(self, obj: UserPoint) -> SafeString:
+        masked = getattr(self, "_masked", True)
+        rows = list(obj.identifiers.all())
+        shown = format_html_join(", ", "{}", ((identifier_text(r, masked=masked),) for r in rows[:4]))
+        more = format_html(" … and {} more", len(rows) - 4) if len(rows) > 4 else ""
+        return format_html("{}{}", shown, more)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
+        return user_points_search(queryset, search_term, visible_datamart_ids(request.user)), False
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/export/", view(self.export_view), name="userpoints_userpoint_export"),
+            path("<path:object_id>/erase/", view(self.erase_view), name="userpoints_userpoint_erase"),
+            *super().get_urls(),
+        ]
+
+    def _point(self, request: HttpRequest, object_id: str) -> UserPoint:
+        try:
+            point_uuid = uuid.UUID(unquote(object_id))
+        except ValueError:
+            raise Http404("Not a user point id") from None
+        point = self.get_object(request, str(point_uuid))
+        if point is None:
+            # Perhaps merged away: its id keeps leading to the survivor, within the user's datamarts.
+            survivor = user_points_search(
+                self.get_queryset(request), str(point_uuid), visible_datamart_ids(request.user)
+            )
+            point = survivor.first()
+            if point is None:
+                raise Http404("No such user point in your datamarts")
+        if not self.has_view_permission(request, point):
+            raise PermissionDenied
+        return point
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        point = self._point(request, object_id)
+        if str(point.id) != unquote(object_id):
+            return HttpResponseRedirect(reverse("admin:userpoints_userpoint_change", args=[point.id]))
+        user = request.user
+        masked = emails_masked(request)
+        identifiers = [
+            {"row": row, "text": identifier_text(row, masked=masked)}
+            for row in UserIdentifier.objects.filter(user_point=point)
+            .select_related("compartment")
+            .order_by("creation_ts", "id")
+        ]
+        profiles = [
+            {"profile": p, "table": kv_table(p.properties, masked=masked)}
+            for p in Profile.objects.filter(user_point=point)
+            .select_related("compartment")
+            .order_by("compartment_id", "user_account_id")
+        ]
+        choices = {c.processing_id: c for c in Choice.objects.filter(user_point=point)}
+        consent = [
+            {
+                "processing": p,
+                "choice": choices.get(p.pk),
+                "choice_time": ms_to_datetime(choices[p.pk].choice_ts) if p.pk in choices else None,
+            }
+            for p in Processing.objects.filter(datamart_id=point.datamart_id).order_by("pk")
+        ]
+        history = None
+        if user.has_perm("choices.view_choicechangelogentry"):
+            history = [
+                {"entry": e, "choice_time": ms_to_datetime(e.choice_ts)}
+                for e in ChoiceChangeLogEntry.objects.filter(user_point=point)
+                .select_related("processing")
+                .order_by("id")
+            ]
+        paginator = NoCountPaginator(
+            Activity.objects.filter(user_point=point).order_by("-ts", "-id"),
+            TIMELINE_PAGE,
+            page_number=request.GET.get("page", 1),
+        )
+        try:
+            page = paginator.page(paginator.current)
+        except InvalidPage:
+            raise Http404("No such page of activities") from None
+        timeline = [self._activity_row(a, masked=masked) for a in page.object_list]
+        errors = None
+        if user.has_perm("activities.view_processingerror"):
+            errors = list(ProcessingError.objects.filter(user_point=point).order_by("-created_at")[:100])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"User point {point.id}",
+            "subtitle": None,
+            "opts": self.opts,
+            "point": point,
+            "identifiers": identifiers,
+            "profiles": profiles,
+            "consent": consent,
+            "history": history,
+            "timeline": timeline,
+            "page": page,
+            "merges": list(UserPointMerge.objects.filter(survivor=point).order_by("merged_at")),
+            "refusals": list(HyperPointRefusal.objects.filter(user_point=point).order_by("created_at")),
+            "errors": errors,
+            "masked": masked,
+            "can_export": user.has_perm("console.export_userpoint"),
+            "can_erase": user.has_perm("console.erase_userpoint"),
+        }
+        context["refusals"] = [
+            {"refusal": r, "table": kv_table(r.refused_identifiers, masked=masked)} for r in context["refusals"]
+        ]
+        return TemplateResponse(request, "console/userpoint_detail.html", context)
+
+    @staticmethod
+    def _activity_row(activity: Activity, *, masked: bool) -> dict[str, Any]:
+        document = activity.document if isinstance(activity.document, dict) else {}
+        raw_events = document.get("$events")
+        events: list[Any] = raw_events if isinstance(raw_events, list) else []
+        return {
+            "activity": activity,
+            "time": ms_to_datetime(activity.ts),
+            "events": [
+                {
+                    "name": e.get("$event_name", "?") if isinstance(e, dict) else "?",
+                    "time": ms_to_datetime(e.get("$ts"))
+                    if isinstance(e, dict) and isinstance(e.get("$ts"), int)
+                    else None,
+                    "table": kv_table(e.get("$properties", {}) if isinstance(e, dict) else e, masked=masked),
+                }
+                for e in events
+            ],
+            "document": kv_table(document, masked=masked),
+        }
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not request.user.has_perm("console.export_userpoint"):
+            raise PermissionDenied
+        point = self._point(request, object_id)
+        document = user_point_export(datamart_id=point.datamart_id, user_point_id=point.id)
+        response = HttpResponse(
+            json.dumps(document, indent=2, default=str, ensure_ascii=False), content_type="application/json"
+        )
+        response["Content-Disposition"] = f'attachment; filename="user-point-{point.id}.json"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def erase_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not request.user.has_perm("console.erase_userpoint"):
+            raise PermissionDenied
+        point = self._point(request, object_id)
+        if request.method == "POST":
+            record = user_point_erase(
+                datamart_id=point.datamart_id, user_point_id=point.id, actor=f"console:{request.user.get_username()}"
+            )
+            self.message_user(request, f"User point {record.user_point_id} was erased.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:userpoints_erasurerecord_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Erase this user point?",
+            "opts": self.opts,
+            "point": point,
+            "counts": {
+                "identifiers": UserIdentifier.objects.filter(user_point=point).count(),
+                "profiles": Profile.objects.filter(user_point=point).count(),
+                "choices": Choice.objects.filter(user_point=point).count(),
+                "consent change-log entries": ChoiceChangeLogEntry.objects.filter(user_point=point).count(),
+                "activities": Activity.objects.filter(user_point=point).count(),
+            },
+        }
+        return TemplateResponse(request, "console/userpoint_erase.html", context)
+
+
+@admin.register(UserIdentifier)
+class UserIdentifierAdmin(ReadOnlyTenantAdmin):
+    list_display = ("type", "shown", "user_point_link", "compartment_id", "creation_ts", "last_activity_ts")
+    list_filter = (DatamartFilter, "type", CompartmentFilter, ("creation_ts", DateRangeFilter))
+    ordering = ("-creation_ts", "-id")
+    sortable_by = ("creation_ts",)
+    exclude = ("email",)
+    readonly_fields = ("shown",)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        self._masked = emails_masked(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        self._masked = emails_masked(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="identifier")
+    def shown(self, obj: UserIdentifier) -> str:
+        return identifier_text(obj, masked=getattr(self, "_masked", True))
+
+    @admin.display(description="user point")
+    def user_point_link(self, obj: UserIdentifier) -> SafeString:
+        return point_link(obj.user_point_id)
+
+
+class JsonTableMixin:
+    """Renders a JSON field of the detail page as a key/value table, masked for marketers."""
+
+    json_field = ""
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        self._masked = emails_masked(request)
+        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+
+    @admin.display(description="content")
+    def json_table(self, obj: Any) -> SafeString:
+        return kv_table(getattr(obj, self.json_field), masked=getattr(self, "_masked", True))
+
+
+@admin.register(Profile)
+class ProfileAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
+    json_field = "properties"
+    list_display = ("user_point_link", "compartment_id", "user_account_id", "creation_ts", "last_modified_ts")
+    list_filter = (DatamartFilter, CompartmentFilter, ("last_modified_ts", DateRangeFilter))
+    ordering = ("-last_modified_ts", "-id")
+    sortable_by = ("last_modified_ts",)
+    fields = ("user_point", "compartment", "user_account_id", "creation_ts", "last_modified_ts", "json_table")
+    readonly_fields = fields
+
+    @admin.display(description="user point")
+    def user_point_link(self, obj: Profile) -> SafeString:
+        return point_link(obj.user_point_id)
+
+
+@admin.register(Activity)
+class ActivityAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
+    json_field = "document"
+    list_display = ("id", "type", "time", "user_point_link", "source", "created_at")
+    list_filter = (DatamartFilter, ActivityTypeFilter, "source", ("created_at", DateRangeFilter))
+    ordering = ("-created_at", "-id")
+    sortable_by = ("created_at",)
+    fields = ("id", "user_point", "type", "time", "source", "created_at", "json_table")
+    readonly_fields = fields
+
+    @admin.display(description="time ($ts)")
+    def time(self, obj: Activity) -> Any:
+        return ms_to_datetime(obj.ts)
+
+    @admin.display(description="user point")
+    def user_point_link(self, obj: Activity) -> SafeString:
+        return point_link(obj.user_point_id)
+
+
+@admin.register(Choice)
+class ChoiceAdmin(ReadOnlyTenantAdmin):
+    list_display = ("user_point_link", "processing", "acceptance_value", "choice_time", "last_modified_ts")
+    list_select_related = ("processing",)
+    list_filter = (DatamartFilter, ProcessingFilter, AcceptanceFilter, ("last_modified_ts", DateRangeFilter))
+    ordering = ("-last_modified_ts", "-id")
+    sortable_by = ("last_modified_ts",)
+
+    @admin.display(description="$choice_ts")
+    def choice_time(self, obj: Choice) -> Any:
+        return ms_to_datetime(obj.choice_ts)
+
+    @admin.display(description="user point")
+    def user_point_link(self, obj: Choice) -> SafeString:
+        return point_link(obj.user_point_id)
+
+
+@admin.register(ChoiceChangeLogEntry)
+class ChoiceChangeLogEntryAdmin(ReadOnlyTenantAdmin):
+    """The consent change log: read-only for everyone, superusers included (spec 1.6)."""
+
+    list_display = (
+        "id",
+        "user_point_link",
+        "processing",
+        "acceptance_value",
+        "previous_acceptance_value",
+        "applied",
+        "source",
+        "source_ref",
+        "choice_time",
+        "recorded_ts",
+    )
+    list_select_related = ("processing",)
+    list_filter = (
+        DatamartFilter,
+        ProcessingFilter,
+        AcceptanceFilter,
+        "source",
+        "applied",
+        ("recorded_ts", DateRangeFilter),
+    )
+    ordering = ("-id",)
+    sortable_by = ("id", "recorded_ts")
+
+    @admin.display(description="$choice_ts")
+    def choice_time(self, obj: ChoiceChangeLogEntry) -> Any:
+        return ms_to_datetime(obj.choice_ts)
+
+    @admin.display(description="user point")
+    def user_point_link(self, obj: ChoiceChangeLogEntry) -> SafeString:
+        return point_link(obj.user_point_id)
+
+
+@admin.register(UserPointMerge)
+class UserPointMergeAdmin(ReadOnlyTenantAdmin):
+    list_display = ("merged_user_point_id", "survivor_link", "merged_at", "trigger_source", "trigger_ref")
+    list_filter = (DatamartFilter, ("merged_at", DateRangeFilter))
+    ordering = ("-merged_at", "-id")
+    sortable_by = ("merged_at",)
+
+    @admin.display(description="survivor")
+    def survivor_link(self, obj: UserPointMerge) -> SafeString:
+        return point_link(obj.survivor_id)
+
+
+@admin.register(HyperPointRefusal)
+class HyperPointRefusalAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
+    json_field = "refused_identifiers"
+    list_display = ("id", "user_point_link", "reason", "trigger_ref", "created_at")
+    list_filter = (DatamartFilter, ("created_at", DateRangeFilter))
+    ordering = ("-created_at", "-id")
+    sortable_by = ("created_at",)
+    fields = ("user_point", "reason", "other_user_point_ids", "trigger_ref", "created_at", "json_table")
+    readonly_fields = fields
+
+    @admin.display(description="user point")
+    def user_point_link(self, obj: HyperPointRefusal) -> SafeString:
+        return point_link(obj.user_point_id)
+
+
+@admin.register(InboxPayload)
+class InboxPayloadAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
+    json_field = "payload"
+    list_display = ("id", "source", "status", "attempts", "received_at", "processed_at", "short_error")
+    list_filter = (DatamartFilter, "status", "source", ("received_at", DateRangeFilter))
+    ordering = ("-received_at",)
+    sortable_by = ("received_at",)
+    fields = (
+        "id",
+        "datamart",
+        "source",
+        "status",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "next_attempt_at",
+        "user_point_id",
+        "last_error",
+        "json_table",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="last error")
+    def short_error(self, obj: InboxPayload) -> str:
+        return obj.last_error[:80]
+
+
+@admin.register(ProcessingError)
+class ProcessingErrorAdmin(ReadOnlyTenantAdmin):
+    list_display = ("id", "payload_id", "user_point_id", "message", "created_at")
+    list_filter = (DatamartFilter, ("created_at", DateRangeFilter))
+    ordering = ("-created_at", "-id")
+    sortable_by = ("created_at",)
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(ReadOnlyTenantAdmin):
+    list_display = ("user_point_id", "datamart_id", "erased_at", "actor", "counts")
+    list_filter = (DatamartFilter, ("erased_at", DateRangeFilter))
+    search_fields = ("=user_point_id",)
+    ordering = ("-erased_at", "-id")
+    sortable_by = ("erased_at",)
+
+
+@admin.register(DatamartAccess)
+class DatamartAccessAdmin(SuperuserOnlyAdmin):
+    list_display = ("user", "datamart")
+    list_select_related = ("user", "datamart")

@@ -1,0 +1,48 @@
+"""HTML pieces for the console pages: readable key/value tables of JSON-like values, masked when needed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from apps.console.masking import mask_text, mask_value
+
+
+def kv_table(value: Any, *, masked: bool = False) -> SafeString:
+    """A dict as a two-column table, nested dicts and lists as nested tables; every text escaped."""
+    if masked:
+        value = mask_value(value)
+    return _render(value)
+
+
+def _render(value: Any) -> SafeString:
+    if isinstance(value, dict):
+        if not value:
+            return mark_safe('<span class="quiet">{}</span>')
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, _render(v)) for k, v in value.items()))
+        return format_html('<table class="kv">{}</table>', rows)
+    if isinstance(value, list):
+        if not value:
+            return mark_safe('<span class="quiet">[]</span>')
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((i, _render(v)) for i, v in enumerate(value)))
+        return format_html('<table class="kv kv-list">{}</table>', rows)
+    if value is None:
+        return mark_safe('<span class="quiet">null</span>')
+    if isinstance(value, bool):
+        return format_html("<code>{}</code>", "true" if value else "false")
+    return format_html("{}", value)
+
+
+def ms_to_datetime(ms: int | None) -> datetime | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def email_display(address: str | None, *, masked: bool) -> str:
+    if not address:
+        return ""
+    return mask_text(address) if masked else address

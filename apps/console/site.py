@@ -1,0 +1,185 @@
+"""The console's admin site: the dashboard as its home page, the consent report, and a start-up check that
+every registered ModelAdmin applies the tenancy."""
+
+from __future__ import annotations
+
+import csv
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path
+from django.utils.safestring import mark_safe
+from django.views.defaults import page_not_found, permission_denied
+
+from apps.choices.models import Choice
+from apps.console.charts import bar_chart, line_chart
+from apps.console.dashboard import datamart_figures
+from apps.console.tenancy import SuperuserOnlyAdmin, TenantAdmin, restrict, visible_datamarts
+from apps.datamarts.models import Processing
+
+# A superuser on an installation with very many datamarts gets the first ones; the lists have the rest.
+DASHBOARD_MAX_DATAMARTS = 20
+
+
+class ConsoleSite(admin.AdminSite):
+    site_header = "Tracking console"
+    site_title = "Tracking console"
+    index_title = "Dashboard"
+    index_template = "admin/console_index.html"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Bulk deletion would bypass erasure records and the append-only change log.
+        self.disable_action("delete_selected")
+
+    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Any:
+        """Answers 403 and 404 here, as pages: apps.core's DialectErrorMiddleware turns any exception that reaches
+        it into a 500, and the admin signals "forbidden" and "not found" by raising."""
+        wrapped = super().admin_view(view, cacheable)
+
+        @functools.wraps(wrapped)
+        def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return wrapped(request, *args, **kwargs)
+            except PermissionDenied as exc:
+                return permission_denied(request, exc)
+            except Http404 as exc:
+                return page_not_found(request, exc)
+
+        return inner
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        for model, model_admin in self._registry.items():
+            if not isinstance(model_admin, TenantAdmin | SuperuserOnlyAdmin):
+                raise ImproperlyConfigured(
+                    f"{type(model_admin).__name__} for {model.__name__} must derive from TenantAdmin "
+                    "(or SuperuserOnlyAdmin): every console page filters by the user's datamarts"
+                )
+        extra = [
+            path("console/consent/", self.admin_view(self.consent_report), name="console_consent_report"),
+            path(
+                "console/consent/<int:processing_id>.csv",
+                self.admin_view(self.consent_csv),
+                name="console_consent_csv",
+            ),
+        ]
+        return extra + super().get_urls()
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        context = super().each_context(request)
+        context["can_view_consent_report"] = request.user.has_perm("console.view_consent_report")
+        return context
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        datamarts = list(visible_datamarts(request.user)[: DASHBOARD_MAX_DATAMARTS + 1])
+        boards = []
+        for datamart in datamarts[:DASHBOARD_MAX_DATAMARTS]:
+            figures = datamart_figures(datamart)
+            labels = [d.isoformat() for d in figures.days]
+            boards.append(
+                {
+                    "datamart": datamart,
+                    "figures": figures,
+                    "activities_chart": mark_safe(  # noqa: S308 -- charts.py escapes every label
+                        bar_chart(
+                            list(zip(labels, figures.activities_per_day, strict=True)), title="Activities per day"
+                        )
+                    ),
+                    "points_chart": mark_safe(  # noqa: S308
+                        bar_chart(
+                            list(zip(labels, figures.new_points_per_day, strict=True)), title="New user points per day"
+                        )
+                    ),
+                    "acceptance_chart": mark_safe(  # noqa: S308
+                        line_chart(
+                            {
+                                name: list(zip(labels, values, strict=True))
+                                for name, values in figures.acceptance_rate.items()
+                            },
+                            title="Acceptance rate per processing",
+                        )
+                    ),
+                    "activities_total": sum(figures.activities_per_day),
+                    "points_total": sum(figures.new_points_per_day),
+                }
+            )
+        context = {
+            "boards": boards,
+            "more_datamarts": len(datamarts) > DASHBOARD_MAX_DATAMARTS,
+            "no_datamart": not datamarts,
+            **(extra_context or {}),
+        }
+        return super().index(request, context)
+
+    # --- the consent report (privacy officers) -------------------------------------------------------------
+
+    def _report_processings(self, request: HttpRequest) -> Any:
+        if not request.user.has_perm("console.view_consent_report"):
+            raise PermissionDenied
+        return restrict(Processing.objects.select_related("datamart"), request.user, "datamart")
+
+    def consent_report(self, request: HttpRequest) -> TemplateResponse:
+        processings = self._report_processings(request)
+        # One grouped query over the (processing, acceptance_value) index, not two counts per processing.
+        counts = {
+            row["processing_id"]: row
+            for row in Choice.objects.filter(processing__in=processings)
+            .values("processing_id")
+            .annotate(
+                accepted=Count("id", filter=Q(acceptance_value=True)),
+                refused=Count("id", filter=Q(acceptance_value=False)),
+            )
+        }
+        rows = [
+            {
+                "processing": p,
+                "accepted": counts.get(p.pk, {}).get("accepted", 0),
+                "refused": counts.get(p.pk, {}).get("refused", 0),
+            }
+            for p in processings.order_by("datamart_id", "pk")
+        ]
+        context = {**self.each_context(request), "title": "Consent by processing", "rows": rows}
+        return TemplateResponse(request, "console/consent_report.html", context)
+
+    def consent_csv(self, request: HttpRequest, processing_id: int) -> StreamingHttpResponse:
+        processing = self._report_processings(request).filter(pk=processing_id).first()
+        if processing is None:
+            raise Http404("No such processing in your datamarts")
+        choices = (
+            Choice.objects.filter(processing=processing)
+            .order_by("pk")
+            .values_list("user_point_id", "acceptance_value", "choice_ts", "creation_ts", "last_modified_ts")
+        )
+
+        class Echo:
+            def write(self, value: str) -> str:
+                return value
+
+        writer = csv.writer(Echo())
+
+        def lines() -> Iterator[str]:
+            yield writer.writerow(
+                ["user_point_id", "processing_id", "acceptance_value", "choice_ts", "creation_ts", "last_modified_ts"]
+            )
+            # Streamed with a server-side cursor: a million choices never sit in memory at once.
+            for point_id, value, choice_ts, created, modified in choices.iterator(chunk_size=2000):
+                yield writer.writerow(
+                    [
+                        point_id,
+                        processing.pk,
+                        "true" if value else "false",
+                        choice_ts,
+                        created.isoformat(),
+                        modified.isoformat(),
+                    ]
+                )
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="choices-processing-{processing.pk}.csv"'
+        return response

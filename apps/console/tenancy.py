@@ -1,0 +1,121 @@
+"""Fail-closed tenancy for the console: which datamarts a user may see, and the ModelAdmin base that filters
+every queryset by them (PostHog's TeamAndOrgViewSetMixin, for the admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.options import ShowFacets
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.console.models import DatamartAccess
+from apps.console.paginator import NoCountPaginator
+from apps.datamarts.models import Compartment, Datamart, Processing
+
+_CACHE_ATTR = "_console_datamart_ids"
+
+
+def visible_datamart_ids(user: Any) -> frozenset[int] | None:
+    """The datamart ids `user` may see; None means all of them (superusers). Inactive or non-staff users: none."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active or not user.is_staff:
+        return frozenset()
+    if user.is_superuser:
+        return None
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is None:
+        cached = frozenset(DatamartAccess.objects.filter(user=user).values_list("datamart_id", flat=True))
+        setattr(user, _CACHE_ATTR, cached)  # one query per request: request.user lives for one request
+    return cached
+
+
+def restrict(queryset: QuerySet[Any], user: Any, path: str) -> QuerySet[Any]:
+    """`queryset` limited to the user's datamarts through the lookup `path` ("datamart", "pk", ...)."""
+    ids = visible_datamart_ids(user)
+    if ids is None:
+        return queryset
+    return queryset.filter(**{f"{path}__in": ids})
+
+
+def visible_datamarts(user: Any) -> QuerySet[Datamart]:
+    return restrict(Datamart.objects.order_by("pk"), user, "pk")
+
+
+class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Base of every console ModelAdmin: its querysets (lists, search, detail pages, actions, exports, the
+    autocomplete) all come from `get_queryset`, which keeps only the user's datamarts. The site refuses to
+    start with a ModelAdmin that does not derive from this (see ConsoleSite.get_urls).
+
+    Lists are built for a datamart of millions of rows: no COUNT(*) (NoCountPaginator, no full result count,
+    no facets), and no "show all"."""
+
+    datamart_path = "datamart"
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    list_per_page = 50
+    list_max_show_all = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return restrict(super().get_queryset(request), request.user, self.datamart_path)
+
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: Any,
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> NoCountPaginator:
+        return NoCountPaginator(queryset, per_page, page_number=request.GET.get("p", 1))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        ids = visible_datamart_ids(request.user)
+        return (ids is None or bool(ids)) and super().has_module_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Nothing in the console is deleted-and-forgotten: points are erased (with a record), keys revoked.
+        return False
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # A form must not offer another tenant's datamart, compartment or processing.
+        related = db_field.related_model
+        if related is Datamart:
+            kwargs["queryset"] = visible_datamarts(request.user)
+        elif related in (Compartment, Processing):
+            kwargs["queryset"] = restrict(related.objects.order_by("pk"), request.user, "datamart")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReadOnlyTenantAdmin(TenantAdmin):
+    """Records nobody edits in the console, superusers included: they change only through the services."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SuperuserOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Users and groups: only superusers manage them (an administrator granting itself a datamart would defeat
+    the tenancy)."""
+
+    def _superuser(self, request: HttpRequest) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return self._superuser(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._superuser(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return self._superuser(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return self._superuser(request)
