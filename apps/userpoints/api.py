@@ -49,8 +49,10 @@ class UserPointView(MicsAPIView):
     """Base for routes under `/user_points/{selector}`: resolves the selector or answers 404."""
 
     def selector(self, selector_text: str) -> Selector:
+        """Django has already percent-decoded the path; selector_parse decodes again (it also serves raw text), so
+        a literal `%` is escaped first: a value is decoded exactly once."""
         try:
-            return selector_parse(selector_text)
+            return selector_parse(selector_text.replace("%", "%25"))
         except SelectorInvalid as exc:
             raise invalid("selector", f"invalid user point selector: {exc}") from None
 

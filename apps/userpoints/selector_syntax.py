@@ -47,11 +47,11 @@ def selector_parse(text: str) -> Selector:
     if "=" not in text:
         return Selector(POINT_ID, _uuid(unquote(text)))
     if text.startswith("compartment_id="):
-        head, sep, tail = text.partition(",")
-        if not sep:
-            head, sep, tail = text.partition("/")
-        if not sep or not tail.startswith("user_account_id="):
+        # The separator is the one right before `user_account_id=`: the account id may itself hold `,` or `/`.
+        cuts = [i for i in (text.find(",user_account_id="), text.find("/user_account_id=")) if i >= 0]
+        if not cuts:
             raise SelectorInvalid("compartment_id= must be followed by user_account_id=")
+        head, tail = text[: min(cuts)], text[min(cuts) + 1 :]
         compartment = _value(head[len("compartment_id=") :], "compartment_id")
         if not compartment.isdigit():
             raise SelectorInvalid("compartment_id must be numeric")
