@@ -117,6 +117,7 @@ def test_attribute_operations_apply_to_the_stored_profile_in_the_order_sent(setu
     assert track({"attributes": [merged]}, key=setup.key).status_code == 201
     drain()
     properties = profile_properties(api, setup, "user_account_id=ops", "ops")
+    assert properties is not None
     assert properties["o"] == {"x": 9, "y": 3, "z": {"deep": 1}}
     assert "_merge_objects" not in properties
     assert "external_id" not in properties
