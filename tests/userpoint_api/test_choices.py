@@ -77,8 +77,8 @@ def test_iso_timestamps_and_consent_decided_by_choice_ts(api, setup, processing)
 
 def test_get_list_with_and_without_the_processing(api, setup, processing):
     other = ProcessingFactory(datamart=setup.datamart)
-    for p in (processing, other):
-        api("put", _url(setup, p.pk), {"$choice_ts": 1, "$choice_acceptance_value": True}, key=setup.key)
+    for processing_id in (processing.pk, other.pk):
+        api("put", _url(setup, processing_id), {"$choice_ts": 1, "$choice_acceptance_value": True}, key=setup.key)
     status, listed = api("get", f"{base(setup)}/user_points/user_agent_id=vec:c/user_choices", key=setup.key)
     assert status == 200
     assert sorted(c["$processing_id"] for c in listed["data"]) == sorted([str(processing.pk), str(other.pk)])
