@@ -1,0 +1,217 @@
+#!/usr/bin/env python
+"""Segment `/v1/batch` benchmark (issue 4): messages accepted per second through gunicorn as deployed, and the
+drain rate of one Celery worker over a backlog of Segment payloads made by the real translator.
+
+    bench/segment_batch.py [--duration 10 --rounds 2 --activities 100000 ...]   (the options of bench/ingest)
+
+bench/ingest also runs the HTTP scenario (`segment_batch_scenario`) next to its own, against the same bare route.
+Bodies carry no `messageId`, so the server generates one per message: wrk replays a fixed set of bodies, and with
+client ids every replay would be a (cheaper) duplicate. The dedup check runs either way (ON CONFLICT on the
+unique key); a client-sent id only saves the server one uuid4.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":
+    VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+    if VENV_PYTHON.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
+    sys.path.insert(0, str(ROOT))
+
+from bench.ingest_lib import QUEUE, Bench, HttpScenario, Target, bare_scenario, parse_args  # noqa: E402
+
+MESSAGES_PER_REQUEST = 100
+# What web and mobile apps send: mostly events and page views, some identifies (profile updates, the pipeline's
+# one-by-one path), a few groups and aliases (merges).
+CALL_MIX = (("track", 0.62), ("page", 0.22), ("screen", 0.08), ("identify", 0.05), ("group", 0.02), ("alias", 0.01))
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+
+
+class Messages:
+    """Segment messages of `users` people, each with an anonymous id; a third also identified by a user id."""
+
+    def __init__(self, users: int, seed: int = 11) -> None:
+        self.users = users
+        self.rng = random.Random(seed)
+        self.calls = [c for c, _ in CALL_MIX]
+        self.weights = [w for _, w in CALL_MIX]
+
+    def message(self, when: datetime, *, with_id: bool) -> dict[str, Any]:
+        rng = self.rng
+        user = rng.randrange(self.users)
+        call = rng.choices(self.calls, self.weights)[0]
+        message: dict[str, Any] = {
+            "type": call,
+            "anonymousId": f"anon-{user}",
+            "timestamp": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "context": {
+                "library": {"name": "analytics.js", "version": "4.1.0"},
+                "page": {"path": f"/p/{rng.randrange(500)}", "url": f"https://shop.example/p/{rng.randrange(500)}"},
+                "userAgent": USER_AGENT,
+                "locale": "fr-FR",
+            },
+            "integrations": {},
+        }
+        if with_id:
+            message["messageId"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        if user % 3 == 0 or call == "alias":
+            message["userId"] = f"user-{user}"
+        if call == "track":
+            message["event"] = rng.choice(["Product Viewed", "Product Added", "Checkout Started", "Order Completed"])
+            message["properties"] = {"product_id": f"sku-{rng.randrange(2000)}", "price": rng.randrange(100, 9900)}
+        elif call in ("page", "screen"):
+            message["name"] = rng.choice(["Home", "Product", "Cart"])
+            message["properties"] = {"title": "Shop", "referrer": ""}
+        elif call == "identify":
+            message["traits"] = {"email": f"user{user}@example.com", "plan": rng.choice(["free", "pro"])}
+        elif call == "group":
+            message["groupId"] = f"org-{user % 100}"
+            message["traits"] = {"name": f"Org {user % 100}"}
+        else:
+            message["previousId"] = f"anon-{user}"
+        return message
+
+    def batch_body(self, when: datetime, *, with_ids: bool = False) -> str:
+        batch = [self.message(when, with_id=with_ids) for _ in range(MESSAGES_PER_REQUEST)]
+        sent_at = (when + timedelta(seconds=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return json.dumps({"batch": batch, "sentAt": sent_at})
+
+
+def segment_batch_scenario(bench: Bench, n_bodies: int = 300) -> HttpScenario:
+    """POST /v1/batch with 100 messages per request, HTTP Basic write key, as the Segment libraries send it."""
+    import base64
+
+    messages = Messages(bench.args.users)
+    now = datetime.now(UTC)
+    basic = "Basic " + base64.b64encode(f"{bench.fixture['key']}:".encode()).decode()
+    return HttpScenario(
+        name="segment_batch",
+        path="/v1/batch",
+        bodies=[messages.batch_body(now) for _ in range(n_bodies)],
+        auth=basic,
+        items_per_request=MESSAGES_PER_REQUEST,
+        baseline="bare",
+        what="messages",
+    )
+
+
+def segment_drain(bench: Bench, *, min_rate: float | None = 3000.0) -> None:
+    """Fills the inbox with Segment payloads (real translator, COPY) and times one worker until it is empty."""
+    from django.db import connection
+
+    from apps.activities.models import InboxPayload, InboxStatus
+    from apps.activities.tasks import inbox_drain
+    from apps.dialects.segment.translate import translate_batch
+    from apps.userpoints.models import UserPoint, UserPointMerge
+
+    a = bench.args
+    fx = bench.fixture
+    bench.say(f"\n== Segment drain: {a.activities} messages over {a.users} users, one Celery worker (concurrency 1)")
+    bench._truncate()
+    bench._broker_purge()
+    started = time.monotonic()
+    messages = Messages(a.users, seed=5)
+    received = datetime.now(UTC) - timedelta(hours=1)
+    counts: dict[str, int] = {}
+    table = InboxPayload._meta.db_table
+    columns = "id, datamart_id, source, unique_key, payload, received_at, status, attempts, last_error"
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for n in range(0, a.activities, MESSAGES_PER_REQUEST):
+            body = json.loads(messages.batch_body(received + timedelta(milliseconds=n), with_ids=True))
+            result = translate_batch(
+                body, compartment_id=fx["default_compartment_id"], received_at=received, body_size=0
+            )
+            assert not result.errors, result.errors
+            for i, translated in enumerate(result.accepted):
+                kind = translated.payload["activity"]["document"]["type"]  # type: ignore[index]
+                counts[kind] = counts.get(kind, 0) + 1
+                copy.write_row(
+                    (
+                        uuid.uuid4(),
+                        fx["datamart_id"],
+                        "SEGMENT",
+                        translated.unique_key,
+                        json.dumps(translated.payload),
+                        received + timedelta(microseconds=(n + i) * 10),
+                        InboxStatus.PENDING,
+                        0,
+                        "",
+                    )
+                )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+    bench.say(f"inbox filled in {time.monotonic() - started:.1f} s; mix {counts}")
+
+    log = bench.var_dir / "segment-worker.log"
+    cmd = [sys.executable, "-m", "celery", "-A", "trackingconsole", "worker", "-l", "info", "-Q", QUEUE]
+    cmd += ["-c", "1", "-P", "prefork", "-n", f"bench-seg-{uuid.uuid4().hex[:6]}@%h", "--without-gossip"]
+    cmd += ["--without-mingle", "--without-heartbeat"]
+    booted = time.monotonic()
+    worker = bench.spawn(cmd, log)
+    try:
+        while " ready." not in log.read_text(errors="replace"):
+            if worker.poll() is not None or time.monotonic() - booted > 60:
+                sys.exit(f"the Celery worker did not start; see {log}")
+            time.sleep(0.2)
+        pending = InboxPayload.objects.filter(status=InboxStatus.PENDING, next_attempt_at__isnull=True)
+        t0 = time.monotonic()
+        inbox_drain.apply_async()
+        profiler = bench._profile_start("segment-drain", worker.pid, a.drain_timeout)
+        left = a.activities
+        last_print = t0
+        while left:
+            time.sleep(0.25)
+            left = pending.count()
+            now = time.monotonic()
+            if now - last_print >= 5:
+                done = a.activities - left
+                bench.say(f"  {now - t0:5.1f} s: {done} processed ({done / (now - t0):.0f}/s), {left} pending")
+                last_print = now
+            if now - t0 > a.drain_timeout:
+                bench.say(f"  !! drain timed out after {a.drain_timeout} s with {left} payloads pending")
+                break
+        elapsed = time.monotonic() - t0
+        bench._profile_stop(profiler)
+    finally:
+        bench.stop(worker)
+    done = a.activities - left
+    rate = done / elapsed
+    stats = {
+        "processed": InboxPayload.objects.filter(status=InboxStatus.PROCESSED).count(),
+        "failed": InboxPayload.objects.filter(status=InboxStatus.FAILED).count(),
+        "user_points": UserPoint.objects.count(),
+        "merges": UserPointMerge.objects.count(),
+    }
+    bench.say(f"drained {done} Segment messages in {elapsed:.1f} s = {rate:.0f} messages/s; {stats}")
+    bench.figures["segment_drain"] = {"messages": done, "seconds": round(elapsed, 2), "per_s": round(rate, 1), **stats}
+    if min_rate is not None:
+        bench.targets.append(Target("Segment drain rate of one worker process (messages/s)", rate, min_rate, True))
+
+
+def main() -> int:
+    args = parse_args()
+    with Bench(args) as bench:
+        if not args.skip_http:
+            bench.add_http(bare_scenario(bench))
+            bench.add_http(segment_batch_scenario(bench))
+            bench.run_http()
+            rate = bench.figures["segment_batch"]["items_per_s"]
+            bench.targets.append(Target("Segment /v1/batch messages accepted per second", rate, 20_000, True))
+        if not args.skip_drain:
+            segment_drain(bench)
+        return bench.report()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
