@@ -251,6 +251,7 @@ class ApiKeyAdmin(TenantAdmin):
 @admin.register(UserPoint)
 class UserPointAdmin(ReadOnlyTenantAdmin):
     list_display = ("point", "datamart_id", "creation_ts", "is_hyper", "identifier_summary")
+    list_display_links = None  # the `point` column is the link (the admin would wrap it in a second, empty one)
     list_filter = (
         DatamartFilter,
         ("creation_ts", DateRangeFilter),
@@ -493,7 +494,7 @@ class JsonTableMixin:
 @admin.register(Profile)
 class ProfileAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
     json_field = "properties"
-    list_display = ("user_point_link", "compartment_id", "user_account_id", "creation_ts", "last_modified_ts")
+    list_display = ("id", "user_point_link", "compartment_id", "user_account_id", "creation_ts", "last_modified_ts")
     list_filter = (DatamartFilter, CompartmentFilter, ("last_modified_ts", DateRangeFilter))
     ordering = ("-last_modified_ts", "-id")
     sortable_by = ("last_modified_ts",)
@@ -526,7 +527,7 @@ class ActivityAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
 
 @admin.register(Choice)
 class ChoiceAdmin(ReadOnlyTenantAdmin):
-    list_display = ("user_point_link", "processing", "acceptance_value", "choice_time", "last_modified_ts")
+    list_display = ("id", "user_point_link", "processing", "acceptance_value", "choice_time", "last_modified_ts")
     list_select_related = ("processing",)
     list_filter = (DatamartFilter, ProcessingFilter, AcceptanceFilter, ("last_modified_ts", DateRangeFilter))
     ordering = ("-last_modified_ts", "-id")

@@ -73,7 +73,7 @@ def line_chart(
             y = height - pad_bottom - plot_h * value
             segment.append(f"{x:.1f},{y:.1f}")
             parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}">'
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}">'
                 f"<title>{escape(name)} {escape(label)}: {value:.0%}</title></circle>"
             )
         if segment:
