@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -25,6 +26,8 @@ def mics_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
     """DRF's own errors (parse errors, 405, 415) rendered in the mediarithmics format."""
     if isinstance(exc, ApiError):
         error = exc
+    elif isinstance(exc, RequestDataTooBig):
+        error = ApiError(413, "The body is too large")
     elif isinstance(exc, Http404):
         error = not_found()
     elif isinstance(exc, exceptions.ParseError):

@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from apps.core.errors import ApiError, mics_error_body, mics_error_response
@@ -34,6 +35,8 @@ class DialectErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, ApiError):
             return mics_error_response(exception)
+        if isinstance(exception, RequestDataTooBig) and request.path.startswith(MICS_PREFIX):
+            return mics_error_response(ApiError(413, "The body is too large"))
         error_id = str(uuid.uuid4())
         # The traceback goes to the log under the error id, never to the client.
         logger.exception("unhandled error %s on %s %s", error_id, request.method, request.path)

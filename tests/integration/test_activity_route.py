@@ -193,3 +193,15 @@ def test_healthz_reports_database_and_broker(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_a_body_over_djangos_own_limit_on_a_put_is_413(setup, client):
+    response = client.put(
+        f"/v1/datamarts/{setup.datamart.pk}/user_points/user_account_id=u/user_profiles/"
+        f"compartment_id={setup.default_compartment.pk}/user_account_id=u",
+        json.dumps({"blob": "x" * (9 * 1024 * 1024)}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=setup.key,
+    )
+    assert response.status_code == 413
+    assert response.json()["error_code"] == "PAYLOAD_TOO_LARGE"

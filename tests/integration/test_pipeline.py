@@ -232,7 +232,7 @@ def test_choice_events_are_decided_by_choice_ts_and_logged(setup, post, drain):
         ChoiceChangeLogEntry.objects.order_by("id").values_list("choice_ts", "applied", "previous_acceptance_value")
     )
     assert log == [(2000, True, None), (1000, False, True), (3000, True, True)]
-    assert ChoiceChangeLogEntry.objects.first().custom_fields == {"channel": "banner"}
+    assert ChoiceChangeLogEntry.objects.order_by("id")[0].custom_fields == {"channel": "banner"}
     assert set(ChoiceChangeLogEntry.objects.values_list("source", flat=True)) == {"ACTIVITY"}
 
 
