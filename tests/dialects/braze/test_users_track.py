@@ -219,7 +219,19 @@ def test_76_objects_is_a_fatal_400_and_nothing_is_stored(setup, track):
         ("[1, 2]", "Invalid request body"),
         ('{"purchases": "p"}', "'purchases' must be an array"),
         ("{}", "Valid data must be provided"),
+        ('{"events": ' + "[" * 100_000 + "]" * 100_000 + "}", "the body is not valid JSON: nested too deeply"),
+        # JSON that Python reads but PostgreSQL cannot store: refused at once, not a 500 at commit.
+        ('{"attributes": [{"external_id": "u", "x": NaN}]}', "the body is not valid JSON: NaN is not a JSON value"),
+        (
+            '{"attributes": [{"external_id": "u", "x": "a\\u0000b"}]}',
+            "the body is not valid JSON: a string holds a NUL",
+        ),
+        (
+            '{"attributes": [{"external_id": "u", "\\ud800": 1}]}',
+            "the body is not valid JSON: a string holds an unpaired",
+        ),
     ],
+    ids=["truncated", "not-utf8", "array", "wrong-type", "empty", "deep", "nan", "nul", "surrogate"],
 )
 def test_fatal_bodies(setup, track, body, message):
     response = track(body, key=setup.key)

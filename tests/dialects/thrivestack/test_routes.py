@@ -123,6 +123,7 @@ def test_refusals(setup, thrive, client):
     reader = api_key_create(datamart=setup.datamart, name="r", scopes=["read"]).raw_key
     assert_error(thrive("track", body, key=reader), 403, "ingest")
     assert_error(thrive("identify", "{not json", key=setup.key), 400, "not valid JSON")
+    assert_error(thrive("identify", '{"user_id": "u", "traits": {"x": Infinity}}', key=setup.key), 400, "Infinity")
     assert_error(thrive("group", body, key=setup.key), 400, "group_id is required")
     response = client.get("/api/track", HTTP_AUTHORIZATION=f"Bearer {setup.key}")
     assert_error(response, 405, "use POST")
