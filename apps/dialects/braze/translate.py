@@ -30,6 +30,9 @@ ACTIVITY_TYPE = "TOUCH"  # a server-side interaction, not a visit
 PURCHASE_EVENT = "$transaction_confirmed"
 NO_USER = "'external_id', 'braze_id', 'user_alias', 'email' or 'phone' is required"
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+# The identifier columns' widths: an id that does not fit is refused here, not failed later by the pipeline.
+MAX_ID_CHARS = 255
+MAX_EMAIL_CHARS = 320
 
 
 class BrazeFatal(Exception):
@@ -68,10 +71,18 @@ class Translation:
 
 def _id_text(value: Any, name: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value
-    raise _Skip(f"'{name}' must be a non-empty string")
+        value = str(value)
+    if not (isinstance(value, str) and value.strip()):
+        raise _Skip(f"'{name}' must be a non-empty string")
+    if len(value) > MAX_ID_CHARS:
+        raise _Skip(f"'{name}' must be at most {MAX_ID_CHARS} characters")
+    return value
+
+
+def _agent(user_agent_id: str, name: str) -> Identifier:
+    if len(user_agent_id) > MAX_ID_CHARS:
+        raise _Skip(f"'{name}' is too long: the identifier must be at most {MAX_ID_CHARS} characters")
+    return agent_identifier(user_agent_id)
 
 
 def _user(obj: dict[str, Any], compartment_id: int) -> tuple[list[Identifier], str | None]:
@@ -82,17 +93,17 @@ def _user(obj: dict[str, Any], compartment_id: int) -> tuple[list[Identifier], s
         external_id = _id_text(obj["external_id"], "external_id")
         found.append(account_identifier(compartment_id, external_id))
     if obj.get("braze_id") is not None:
-        found.append(agent_identifier(f"braze:{_id_text(obj['braze_id'], 'braze_id')}"))
+        found.append(_agent(f"braze:{_id_text(obj['braze_id'], 'braze_id')}", "braze_id"))
     alias = obj.get("user_alias")
     if alias is not None:
         if not isinstance(alias, dict):
             raise _Skip("'user_alias' must be an object with 'alias_name' and 'alias_label'")
         name = _id_text(alias.get("alias_name"), "user_alias.alias_name")
         label = _id_text(alias.get("alias_label"), "user_alias.alias_label")
-        found.append(agent_identifier(f"alias:{label}:{name}"))
+        found.append(_agent(f"alias:{label}:{name}", "user_alias"))
     email = obj.get("email")
     if email is not None:
-        if not (isinstance(email, str) and "@" in email.strip()[1:-1]):
+        if not (isinstance(email, str) and "@" in email.strip()[1:-1] and len(email.strip()) <= MAX_EMAIL_CHARS):
             raise _Skip("'email' must be an e-mail address")
         found.append(email_identifier(email=email.strip()))
     phone = obj.get("phone")
@@ -100,7 +111,7 @@ def _user(obj: dict[str, Any], compartment_id: int) -> tuple[list[Identifier], s
         digits = re.sub(r"\D", "", str(phone)) if isinstance(phone, str | int) and not isinstance(phone, bool) else ""
         if not digits:
             raise _Skip("'phone' must be a phone number")
-        found.append(agent_identifier(f"phone:{digits}"))
+        found.append(_agent(f"phone:{digits}", "phone"))
     if not found:
         raise _Skip(NO_USER)
     return dedupe(found), external_id

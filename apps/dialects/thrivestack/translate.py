@@ -28,16 +28,23 @@ USER_PROPERTIES = {
 }
 
 
+# The identifier columns' widths: an id that does not fit is refused here, not failed later by the pipeline.
+MAX_ID_CHARS = 255
+MAX_EMAIL_CHARS = 320
+
+
 class ThrivestackInvalid(ValueError):
     pass
 
 
-def _id_text(value: Any, where: str) -> str:
+def _id_text(value: Any, where: str, max_chars: int = MAX_ID_CHARS) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value
-    raise ThrivestackInvalid(f"{where} is required, a non-empty string")
+        value = str(value)
+    if not (isinstance(value, str) and value.strip()):
+        raise ThrivestackInvalid(f"{where} is required, a non-empty string")
+    if len(value) > max_chars:
+        raise ThrivestackInvalid(f"{where} must be at most {max_chars} characters")
+    return value
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -51,7 +58,7 @@ def _object(value: Any, where: str) -> dict[str, Any]:
 def _email(value: Any, where: str) -> Identifier | None:
     if value is None:
         return None
-    if not (isinstance(value, str) and "@" in value.strip()[1:-1]):
+    if not (isinstance(value, str) and "@" in value.strip()[1:-1] and len(value.strip()) <= MAX_EMAIL_CHARS):
         raise ThrivestackInvalid(f"{where} must be an e-mail address")
     return email_identifier(email=value.strip())
 
@@ -69,7 +76,8 @@ def _one(kind: str, obj: Any, prefix: str, compartment_id: int, now_ms: int) -> 
             raise ThrivestackInvalid(f"{prefix}timestamp: {exc}") from None
     context = _object(obj.get("context"), f"{prefix}context")
     if context.get("device_id") is not None:
-        identifiers.append(agent_identifier(f"device:{_id_text(context['device_id'], f'{prefix}context.device_id')}"))
+        device = _id_text(context["device_id"], f"{prefix}context.device_id", MAX_ID_CHARS - len("device:"))
+        identifiers.append(agent_identifier(f"device:{device}"))
     payload = empty_payload()
     profile: dict[str, Any] = {}
     merge_objects = False

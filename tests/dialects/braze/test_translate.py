@@ -154,6 +154,10 @@ NOW = "2020-01-01T00:00:00Z"
         ("purchases", {"external_id": "u", "product_id": "p", "currency": "USD", "price": 1}, "'time' is required"),
         ("attributes", {"external_id": "u", "n": {"inc": "x"}}, "'n': 'inc' must be a number"),
         ("attributes", {"external_id": "u", "_merge_objects": "yes"}, "'_merge_objects' must be true or false"),
+        # Ids wider than the identifier columns are refused here rather than failing in the pipeline.
+        ("events", {"external_id": "x" * 256, "name": "e", "time": NOW}, "'external_id' must be at most 255"),
+        ("events", {"braze_id": "x" * 250, "name": "e", "time": NOW}, "'braze_id' is too long"),
+        ("events", {"email": "a@" + "b" * 400, "name": "e", "time": NOW}, "'email' must be an e-mail address"),
     ],
 )
 def test_an_invalid_object_is_skipped_as_a_non_fatal_error_and_the_rest_is_kept(array, obj, error_type):

@@ -100,6 +100,8 @@ def test_an_array_gives_one_payload_per_object():
         ("track", {"event": "e", "user_id": "u", "context": []}, "context must be an object"),
         ("identify", {"user_id": "u", "traits": 3}, "traits must be an object"),
         ("group", {"user_id": "u"}, "group_id is required"),
+        ("track", {"event": "e", "user_id": "u" * 256}, "user_id must be at most 255 characters"),
+        ("track", {"event": "e", "user_id": "u", "context": {"device_id": "d" * 250}}, "context.device_id must be at"),
         ("track", [], "the body is an empty array"),
         ("track", "x", "the body must be a JSON object or an array of objects"),
         ("track", [1], "[0] must be a JSON object"),
