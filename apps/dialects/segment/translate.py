@@ -29,6 +29,10 @@ UNIQUE_KEY_PREFIX = "segment:"
 # The inbox unique_key column holds 255 characters, prefix included.
 MESSAGE_ID_MAX_CHARS = 255 - len(UNIQUE_KEY_PREFIX)
 ANONYMOUS_PREFIX = "anon:"
+# Widths of the identifier columns (apps/userpoints/models.py).
+ACCOUNT_MAX_CHARS = 255
+AGENT_MAX_CHARS = 255 - len(ANONYMOUS_PREFIX)
+EMAIL_MAX_CHARS = 320
 
 # mediarithmics activity types and event names the Segment calls become (the activity keeps the message too).
 ACTIVITY_OF_CALL = {
@@ -71,6 +75,27 @@ class BatchResult:
     errors: list[str]  # "batch[3]: what is wrong", in message order
 
 
+def unstorable(value: Any) -> str | None:
+    """What PostgreSQL's jsonb refuses though JSON allows it: a NUL character or an unpaired UTF-16 surrogate.
+    Walked without recursion, so any depth json.loads accepted is safe here."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "a string holds a NUL character (\\u0000)"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string holds an unpaired UTF-16 surrogate"
+    return None
+
+
 def call_type_of(name: str) -> str | None:
     """The call type of a path segment ("track" or "t"), or None."""
     if name in CALL_TYPES:
@@ -102,14 +127,18 @@ def epoch_ms(moment: datetime) -> int:
     return (moment - _EPOCH) // _MS
 
 
-def _id(message: Mapping[str, Any], field: str) -> str | None:
+def _id(message: Mapping[str, Any], field: str, max_chars: int | None = None) -> str | None:
     """An id given as a string or an integer; null and "" count as absent (spec 2)."""
     value = message.get(field)
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise MessageInvalid(f"{field}: must be a string")
-    return str(value)
+    text = str(value)
+    if max_chars is not None and len(text) > max_chars:
+        # Refused now rather than failing in the pipeline: the identifier columns hold this many characters.
+        raise MessageInvalid(f"{field}: must be at most {max_chars} characters")
+    return text
 
 
 def _object(message: Mapping[str, Any], field: str) -> dict[str, Any] | None:
@@ -126,7 +155,7 @@ def _email(traits: Mapping[str, Any] | None) -> Identifier | None:
     if not traits:
         return None
     email = traits.get("email")
-    if isinstance(email, str) and "@" in email and email.strip():
+    if isinstance(email, str) and "@" in email and len(email.strip()) <= EMAIL_MAX_CHARS:
         return email_identifier(email=email.strip())
     return None
 
@@ -165,13 +194,17 @@ def translate_message(
     batch_context: Mapping[str, Any] | None = None,
     batch_integrations: Mapping[str, Any] | None = None,
     new_message_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    check_strings: bool = True,
 ) -> Translated:
     """The canonical payload of one message; `call_type` None takes it from the message's `type` (batch, webhook).
 
-    Raises MessageInvalid naming the first field at fault.
+    Raises MessageInvalid naming the first field at fault. `check_strings=False` skips looking for what the
+    database cannot store, for callers that know the body holds no `\\u0000` or surrogate escape.
     """
     if not isinstance(message, dict):
         raise MessageInvalid("the message must be a JSON object")
+    if check_strings and (problem := unstorable(message)):
+        raise MessageInvalid(problem)
     kind = call_type if call_type is not None else message.get("type")
     if kind not in CALL_TYPES:
         if kind is None:
@@ -185,8 +218,8 @@ def translate_message(
         if inherited:
             document[field] = {**inherited, **(own or {})}  # the message's own keys win (spec 2)
 
-    user_id = _id(document, "userId")
-    anonymous_id = _id(document, "anonymousId")
+    user_id = _id(document, "userId", ACCOUNT_MAX_CHARS)
+    anonymous_id = _id(document, "anonymousId", AGENT_MAX_CHARS)
     if user_id is None and anonymous_id is None:
         raise MessageInvalid("userId or anonymousId is required")
     message_id = _id(document, "messageId") or new_message_id()
@@ -236,7 +269,8 @@ def translate_message(
         )
         event_properties = {"groupId": group_id, **group_traits}
     else:  # alias
-        previous_id = _id(document, "previousId")
+        # Looked up both as an account and as an anonymous id, so it must fit the narrower of the two.
+        previous_id = _id(document, "previousId", AGENT_MAX_CHARS)
         if previous_id is None:
             raise MessageInvalid("previousId: is required")
         if account is None:
@@ -280,6 +314,7 @@ def translate_batch(
     received_at: datetime,
     body_size: int,
     new_message_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    check_strings: bool = True,
 ) -> BatchResult:
     """Each message of a `{"batch": [...]}` body translated, or listed as an error (spec 2, batch).
 
@@ -307,6 +342,8 @@ def translate_batch(
         raise MessageInvalid("context: must be an object")
     if integrations is not None and not isinstance(integrations, dict):
         raise MessageInvalid("integrations: must be an object")
+    if check_strings and (problem := unstorable([context, integrations, body.get("sentAt")])):
+        raise MessageInvalid(problem)
     for index, message in enumerate(messages):
         try:
             accepted.append(
@@ -319,6 +356,7 @@ def translate_batch(
                     batch_context=context,
                     batch_integrations=integrations,
                     new_message_id=new_message_id,
+                    check_strings=check_strings,
                 )
             )
         except MessageInvalid as exc:

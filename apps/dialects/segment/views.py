@@ -10,8 +10,10 @@ import base64
 import binascii
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.activities.inbox import inbox_accept_many
 from apps.activities.models import Source
-from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes, is_json_content_type, json_loads
+from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes, is_json_content_type
 from apps.datamarts.keys import key_from_body, key_from_headers
 from apps.datamarts.models import ApiKey, Scope
 from apps.datamarts.selectors import api_key_get_active, compartments_of
@@ -117,6 +119,8 @@ def _guarded(
                 return view(request, *args, **kwargs)
             except SegmentError as exc:
                 return render_error(exc)
+            except RecursionError:  # json.dumps of a payload nested just under json.loads' limit
+                return render_error(SegmentError(400, "Invalid JSON", "the body is nested too deeply"))
             except DatabaseError:
                 error_id = str(uuid.uuid4())
                 logger.exception("segment route failed, error id %s", error_id)
@@ -130,7 +134,34 @@ def _guarded(
     return decorate
 
 
-def _read_json(request: HttpRequest, *, limit: int) -> tuple[Any, int]:
+# Only these escapes make a string PostgreSQL cannot store (a raw NUL or a lone surrogate is not valid JSON text),
+# so a body without them skips the walk over every string.
+_SUSPICIOUS = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
+
+
+@dataclass(frozen=True)
+class Body:
+    value: Any
+    size: int
+    check_strings: bool
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _parse(raw: bytes) -> Body:
+    try:
+        # NaN and Infinity are not JSON (Python accepts them; the database would not).
+        value = json.loads(raw, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SegmentError(400, "Invalid JSON", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SegmentError(400, "Invalid JSON", "the body is nested too deeply") from None
+    return Body(value, len(raw), _SUSPICIOUS.search(raw) is not None)
+
+
+def _read_json(request: HttpRequest, *, limit: int) -> Body:
     if not is_json_content_type(request, also_text_plain=True):
         raise SegmentError(415, "Unsupported Content-Type", "send application/json or text/plain with a JSON body")
     try:
@@ -139,10 +170,7 @@ def _read_json(request: HttpRequest, *, limit: int) -> tuple[Any, int]:
         raise SegmentError(413, "Error reading request body", f"the body exceeds {limit} bytes") from None
     except BodyUnreadable as exc:
         raise SegmentError(400, "Error reading request body", str(exc)) from None
-    try:
-        return json_loads(raw), len(raw)
-    except BodyUnreadable as exc:
-        raise SegmentError(400, "Invalid JSON", str(exc)) from None
+    return _parse(raw)
 
 
 def _api_key(request: HttpRequest, body: Any, *, query_key: bool) -> ApiKey:
@@ -174,21 +202,31 @@ def _accept(api_key: ApiKey, translated: list[Translated]) -> None:
     )
 
 
-def _one(api_key: ApiKey, message: Any, call_type: str | None, size: int, received_at: datetime) -> None:
-    if size > MESSAGE_MAX_BYTES:
-        raise SegmentError(413, "Request Entity Too Large", str(MessageTooLarge(size)))
+def _one(api_key: ApiKey, body: Body, call_type: str | None, received_at: datetime) -> None:
+    if body.size > MESSAGE_MAX_BYTES:
+        raise SegmentError(413, "Request Entity Too Large", str(MessageTooLarge(body.size)))
     try:
         translated = translate_message(
-            message, call_type=call_type, compartment_id=_compartment_id(api_key), received_at=received_at
+            body.value,
+            call_type=call_type,
+            compartment_id=_compartment_id(api_key),
+            received_at=received_at,
+            check_strings=body.check_strings,
         )
     except MessageInvalid as exc:
         raise SegmentError(400, "Invalid message", str(exc)) from None
     _accept(api_key, [translated])
 
 
-def _many(api_key: ApiKey, body: Any, size: int, received_at: datetime) -> JsonResponse:
+def _many(api_key: ApiKey, body: Body, received_at: datetime) -> JsonResponse:
     try:
-        result = translate_batch(body, compartment_id=_compartment_id(api_key), received_at=received_at, body_size=size)
+        result = translate_batch(
+            body.value,
+            compartment_id=_compartment_id(api_key),
+            received_at=received_at,
+            body_size=body.size,
+            check_strings=body.check_strings,
+        )
     except (BatchTooLarge, MessageTooLarge) as exc:
         raise SegmentError(413, "Request Entity Too Large", str(exc)) from None
     except MessageInvalid as exc:
@@ -214,9 +252,9 @@ def single(request: HttpRequest, call: str) -> HttpResponse:
     _method(request, "POST")
     call_type = call_type_of(call)
     assert call_type is not None, "the URL pattern only routes call names"
-    body, size = _read_json(request, limit=MESSAGE_MAX_BYTES)
-    api_key = _api_key(request, body, query_key=False)
-    _one(api_key, body, call_type, size, timezone.now())
+    body = _read_json(request, limit=MESSAGE_MAX_BYTES)
+    api_key = _api_key(request, body.value, query_key=False)
+    _one(api_key, body, call_type, timezone.now())
     return JsonResponse(SUCCESS)
 
 
@@ -224,20 +262,20 @@ def single(request: HttpRequest, call: str) -> HttpResponse:
 def batch(request: HttpRequest) -> HttpResponse:
     """POST /v1/batch, /v1/b, /v1/import: `{"batch": [...], "context": ..., "integrations": ..., "sentAt": ...}`."""
     _method(request, "POST")
-    body, size = _read_json(request, limit=BATCH_MAX_BYTES)
-    api_key = _api_key(request, body, query_key=False)
-    return _many(api_key, body, size, timezone.now())
+    body = _read_json(request, limit=BATCH_MAX_BYTES)
+    api_key = _api_key(request, body.value, query_key=False)
+    return _many(api_key, body, timezone.now())
 
 
 @_guarded(_single_error)
 def webhook(request: HttpRequest) -> HttpResponse:
     """POST /v1/webhook, /v1/w?writeKey=: one Analytics.js message with its `type`, or a batch body."""
     _method(request, "POST")
-    body, size = _read_json(request, limit=BATCH_MAX_BYTES)
-    api_key = _api_key(request, body, query_key=True)
-    if isinstance(body, dict) and "batch" in body:
-        return _many(api_key, body, size, timezone.now())
-    _one(api_key, body, None, size, timezone.now())
+    body = _read_json(request, limit=BATCH_MAX_BYTES)
+    api_key = _api_key(request, body.value, query_key=True)
+    if isinstance(body.value, dict) and "batch" in body.value:
+        return _many(api_key, body, timezone.now())
+    _one(api_key, body, None, timezone.now())
     return JsonResponse(SUCCESS)
 
 
@@ -264,20 +302,22 @@ def pixel(request: HttpRequest, call: str) -> HttpResponse:
         data = request.GET.get("data", "")
         if not data:
             raise SegmentError(400, "Invalid message", "data: is required, base64 JSON")
-        message, size = _pixel_message(data)
+        body = _pixel_body(data)
         if api_key is None:
-            api_key = _api_key(request, message, query_key=True)
-        _one(api_key, message, call_type, size, timezone.now())
+            api_key = _api_key(request, body.value, query_key=True)
+        _one(api_key, body, call_type, timezone.now())
     except SegmentError as exc:
         pixel_refusal_record(
             api_key=api_key, call=call, reason=f"{exc.message}: {exc.details}" if exc.details else exc.message
         )
+    except RecursionError:
+        pixel_refusal_record(api_key=api_key, call=call, reason="Invalid JSON: the data is nested too deeply")
     except DatabaseError:
         logger.exception("segment pixel could not be stored")
     return _gif()
 
 
-def _pixel_message(data: str) -> tuple[Any, int]:
+def _pixel_body(data: str) -> Body:
     if len(data) > MESSAGE_MAX_BYTES * 4 // 3 + 4:
         raise SegmentError(413, "Request Entity Too Large", f"data: the message exceeds {MESSAGE_MAX_BYTES} bytes")
     text = data.strip().replace(" ", "+")  # a '+' not percent-encoded in a query string arrives as a space
@@ -286,7 +326,4 @@ def _pixel_message(data: str) -> tuple[Any, int]:
         raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise SegmentError(400, "Invalid message", "data: is not base64") from None
-    try:
-        return json.loads(raw), len(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise SegmentError(400, "Invalid message", "data: is not base64-encoded JSON") from None
+    return _parse(raw)

@@ -236,6 +236,40 @@ def test_malformed_bodies(setup, send, client):
     assert pending(setup) == 0
 
 
+@pytest.mark.parametrize(
+    ("raw", "details"),
+    [
+        (b'{"userId": "u", "event": "e", "properties": {"x": NaN}}', "NaN is not a JSON value"),
+        (b'{"userId": "u", "event": "e", "properties": {"x": -Infinity}}', "Infinity is not a JSON value"),
+        (b'{"userId": "u", "event": "e\\u0000"}', "NUL character"),
+        (b'{"userId": "u", "event": "e", "properties": {"\\ud800": 1}}', "unpaired UTF-16 surrogate"),
+        (b'{"userId": "u", "event": "e", "p": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+    ],
+)
+def test_json_the_database_cannot_store_is_400_not_500(setup, send, raw, details):
+    status, answer = send("/v1/track", raw, key=setup.key)
+    assert status == 400, answer
+    assert details in answer["Details"]
+    assert pending(setup) == 0
+
+
+def test_nesting_just_under_the_parser_limit_is_never_a_500(setup, send):
+    for depth in (900, 980, 995, 999):
+        raw = b'{"userId": "u", "event": "e", "p": ' + b"[" * depth + b"]" * depth + b"}"
+        status, _ = send("/v1/track", raw, key=setup.key)
+        assert status in (200, 400), depth
+
+
+def test_emoji_surrogate_pairs_are_stored_and_a_nul_spoils_only_its_message(setup, send):
+    emoji = b'{"type": "track", "userId": "u", "event": "\\ud83d\\ude00", "messageId": "ok"}'
+    nul = b'{"type": "track", "userId": "u", "event": "x\\u0000", "messageId": "nul"}'
+    status, answer = send("/v1/batch", b'{"batch": [' + emoji + b", " + nul + b"]}", key=setup.key)
+    assert status == 207
+    assert answer["Errors"][0]["Details"] == "batch[1]: a string holds a NUL character (\\u0000)"
+    (row,) = InboxPayload.objects.all()
+    assert row.payload["activity"]["document"]["event"] == "\U0001f600"
+
+
 def test_single_message_over_15_kb_is_413(setup, send):
     big = message("track", properties={"x": "y" * 15 * 1024})
     status, answer = send("/v1/track", big, key=setup.key)

@@ -125,6 +125,9 @@ def test_email_in_context_traits_of_any_call_is_an_identifier_but_not_a_group_tr
     assert [i["type"] for i in g.payload["identifiers"]] == ["USER_ACCOUNT"]
     bad = one({"userId": "u", "traits": {"email": "not an address"}}, "identify")
     assert [i["type"] for i in bad.payload["identifiers"]] == ["USER_ACCOUNT"]
+    long = one({"userId": "u", "traits": {"email": "x" * 320 + "@y.z"}}, "identify")  # wider than the column
+    assert [i["type"] for i in long.payload["identifiers"]] == ["USER_ACCOUNT"]
+    assert long.payload["profile_updates"][0]["properties"]["email"].startswith("xxx")
 
 
 def test_group_sets_groups_dot_group_id_merging_objects():
@@ -167,6 +170,9 @@ def test_alias_links_previous_id_as_account_or_anonymous_id_when_known():
         ("identify", {"userId": "u", "timestamp": 1700000000}, "timestamp:"),
         ("identify", {"userId": "u", "sentAt": "nope"}, "sentAt:"),
         ("identify", {"userId": "u", "messageId": "x" * 300}, "messageId:"),
+        ("identify", {"userId": "u" * 256}, "userId: must be at most 255"),
+        ("identify", {"anonymousId": "a" * 251}, "anonymousId: must be at most 250"),
+        ("alias", {"userId": "u", "previousId": "p" * 251}, "previousId: must be at most 250"),
         ("identify", {"userId": "u", "context": "x"}, "context: must be an object"),
         (None, {"userId": "u"}, "type: is required"),
         (None, {"userId": "u", "type": "purchase"}, "type: must be one of"),
