@@ -45,12 +45,44 @@ def body_bytes(request: HttpRequest, *, limit: int) -> bytes:
     return data
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _unstorable(value: Any) -> str | None:
+    """What PostgreSQL's jsonb would refuse (a NUL character, an unpaired surrogate), found without recursion."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "a string holds a NUL character (\\u0000)"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string holds an unpaired UTF-16 surrogate"
+    return None
+
+
 def json_loads(data: bytes) -> Any:
-    """Parses JSON, raising BodyUnreadable with the parser's message."""
+    """Parses JSON, raising BodyUnreadable with the reason; also refuses what json.loads lets through but the
+    database cannot store (NaN, Infinity, NUL characters, lone surrogates) or Python cannot parse (nesting deeper
+    than the recursion limit), so that such a body is a 400 and never a 500 at commit time."""
     try:
-        return json.loads(data)
+        value = json.loads(data, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BodyUnreadable(f"the body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise BodyUnreadable("the body is not valid JSON: nested too deeply") from None
+    problem = _unstorable(value)
+    if problem:
+        raise BodyUnreadable(f"the body is not valid JSON: {problem}")
+    return value
 
 
 def is_json_content_type(request: HttpRequest, *, also_text_plain: bool = False) -> bool:

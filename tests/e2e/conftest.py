@@ -94,6 +94,7 @@ def worker_factory(transactional_db, live_server) -> Iterator:
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
             "processed_folder": str(var_dir / "broker" / "processed"),
+            "control_folder": str(var_dir / "broker" / "control"),
             "store_processed": False,
         }
     # Publish through a fresh connection pool that sees the new options.

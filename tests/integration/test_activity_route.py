@@ -205,3 +205,20 @@ def test_a_body_over_djangos_own_limit_on_a_put_is_413(setup, client):
     )
     assert response.status_code == 413
     assert response.json()["error_code"] == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"$ts": 1, "$type": "SITE_VISIT", "$user_agent_id": "a", "x": NaN}',
+        '{"$ts": 1, "$type": "SITE_VISIT", "$user_agent_id": "a\\u0000b"}',
+        '{"$ts": 1, "$type": "SITE_VISIT", "$user_agent_id": "a", "x": "\\ud800"}',
+        '{"$ts": 1, "$type": "SITE_VISIT", "$user_agent_id": "a", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    ],
+    ids=["nan", "nul", "lone-surrogate", "deep-nesting"],
+)
+def test_json_the_database_cannot_store_is_400_not_500(setup, api, raw):
+    status, body = api("post", url(setup), raw, key=setup.key)
+    assert status == 400
+    assert_error(body, "MALFORMED_JSON")
+    assert InboxPayload.objects.count() == 0

@@ -5,54 +5,16 @@ The views turn the outcome into their own dialect's error format; this module on
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
 
-from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes, is_json_content_type
+from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes, is_json_content_type, json_loads
 from apps.datamarts.keys import key_from_headers
 from apps.datamarts.models import ApiKey, Scope
 from apps.datamarts.selectors import api_key_get_active
 from apps.dialects.braze.ratelimit import RateLimit, bucket_of, rate_limit_hit
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _unstorable(value: Any) -> str | None:
-    """What PostgreSQL's jsonb would refuse (a NUL character, an unpaired surrogate), found without recursion."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return "a string holds a NUL character (\\u0000)"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "a string holds an unpaired UTF-16 surrogate"
-    return None
-
-
-def json_strict(data: bytes) -> Any:
-    """The parsed body, refusing what json.loads lets through but the database cannot store (NaN, Infinity,
-    NUL characters, lone surrogates), so such a body is a 400 and not a 500 at commit time."""
-    try:
-        value = json.loads(data, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BodyUnreadable(f"the body is not valid JSON: {exc}") from exc
-    problem = _unstorable(value)
-    if problem:
-        raise BodyUnreadable(f"the body is not valid JSON: {problem}")
-    return value
 
 
 @dataclass
@@ -86,13 +48,11 @@ def request_gate(
         body_refusal = Refusal(415, "The body must be JSON (Content-Type: application/json)")
     else:
         try:
-            body = json_strict(body_bytes(request, limit=max_bytes))
+            body = json_loads(body_bytes(request, limit=max_bytes))
         except BodyTooLarge:
             body_refusal = Refusal(413, f"The body exceeds {max_bytes} bytes")
         except BodyUnreadable as exc:
             body_refusal = Refusal(400, str(exc))
-        except RecursionError:  # json.loads gives up on very deep nesting with this, not a ValueError
-            body_refusal = Refusal(400, "the body is not valid JSON: nested too deeply")
 
     raw_key = key_from_headers(request.headers)
     if raw_key is None and body_key_field and isinstance(body, dict):
