@@ -44,7 +44,7 @@ def assert_delivered(api: Api, setup, run: str) -> None:
         ("USER_AGENT", f"anon:{run}-anon"),
         ("USER_EMAIL", f"{run}@example.com"),
     } <= (helpers.identifier_summary(helpers.identifiers(api.get, user)))
-    activities = helpers.activities(api.get, setup.datamart.pk, user)
+    activities = helpers.activities(api.get, user)
     assert sorted(a["type"] for a in activities) == sorted(CALL_TYPES)
     assert {a["messageId"] for a in activities} == {f"{run}-{n}" for n in range(1, 8)}
     by_type = {a["type"]: a for a in activities}
@@ -55,7 +55,7 @@ def assert_delivered(api: Api, setup, run: str) -> None:
         assert activity["context"]["library"]["name"] == "analytics-python"  # what all three libraries send
         assert activity["receivedAt"].endswith("Z")
         assert "writeKey" not in activity
-    (profile,) = helpers.profiles(api.get, setup.datamart.pk, user)
+    (profile,) = helpers.profiles(api.get, user)
     assert profile["name"] == "Arthur Dent"
     assert profile["groups"] == {"g-1": {"name": "Team"}}
 

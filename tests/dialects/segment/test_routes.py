@@ -88,7 +88,7 @@ def test_every_call_long_and_short_form_is_accepted_and_processed(setup, send, g
         assert (status, body) == (200, {"success": True})
     assert pending(setup) == 2
     assert drain() == 2
-    activities = helpers.activities(get, setup.datamart.pk, "user_account_id=u1")
+    activities = helpers.activities(get, "user_account_id=u1")
     assert [a["type"] for a in activities] == [call, call]
     expected_type = {"page": "SITE_VISIT", "screen": "APP_VISIT"}.get(call, "TOUCH")
     assert {a["$type"] for a in activities} == {expected_type}
@@ -100,7 +100,7 @@ def test_batch_routes(setup, send, get, drain, path):
     status, body = send(path, {"batch": batch}, key=setup.key)
     assert (status, body) == (200, {"success": True})
     drain()
-    activities = helpers.activities(get, setup.datamart.pk, "user_account_id=u1")
+    activities = helpers.activities(get, "user_account_id=u1")
     assert sorted(a["type"] for a in activities) == sorted(CALLS)
     assert {"type": "USER_EMAIL"}.items() <= next(
         i for i in helpers.identifiers(get, "user_account_id=u1") if i["type"] == "USER_EMAIL"
@@ -116,7 +116,7 @@ def test_webhook_takes_a_typed_message_or_a_batch_with_write_key_in_the_query(se
     assert status == 400
     assert "type" in body["Details"]
     drain()
-    assert {a["type"] for a in helpers.activities(get, setup.datamart.pk, "user_account_id=u1")} == {"track", "page"}
+    assert {a["type"] for a in helpers.activities(get, "user_account_id=u1")} == {"track", "page"}
 
 
 def test_text_plain_and_gzip_bodies(setup, send):
@@ -341,7 +341,7 @@ def test_resending_a_batch_creates_no_duplicates(setup, send, get, drain):
     # Resent after processing: still accepted, still not applied twice.
     assert send("/v1/batch", batch, key=setup.key) == (200, {"success": True})
     assert drain() == 0
-    assert len(helpers.activities(get, setup.datamart.pk, "user_account_id=u1")) == 5
+    assert len(helpers.activities(get, "user_account_id=u1")) == 5
 
 
 def test_message_ids_are_per_datamart(setup, send):
@@ -377,7 +377,7 @@ def test_batch_context_and_integrations_merged_and_timestamps_corrected(setup, s
     }
     assert send("/v1/batch", body, key=setup.key)[0] == 200
     drain()
-    (document,) = helpers.activities(get, setup.datamart.pk, "user_account_id=u1")
+    (document,) = helpers.activities(get, "user_account_id=u1")
     assert document["context"] == {"ip": "own", "page": {"path": "/cart"}}
     assert document["integrations"] == {"All": False}
     assert document["originalTimestamp"] == "2020-03-02T18:29:27.333Z"
@@ -402,7 +402,7 @@ def test_identify_profile_group_and_email_read_back(setup, send, get, drain):
         ("USER_ACCOUNT", "u1"),
         ("USER_EMAIL", "arthur@example.com"),
     }
-    (profile,) = [p for p in helpers.profiles(get, setup.datamart.pk, "user_account_id=u1")]
+    (profile,) = [p for p in helpers.profiles(get, "user_account_id=u1")]
     assert str(profile["$compartment_id"]) == str(c)
     assert profile["$user_account_id"] == "u1"
     assert profile["name"] == "Arthur"
@@ -429,7 +429,7 @@ def test_alias_merges_previous_anonymous_point_into_the_user_point(setup, send, 
     assert {("USER_ACCOUNT", "arthur"), ("USER_AGENT", "anon:visitor-9")} <= helpers.identifier_summary(
         helpers.identifiers(get, "user_account_id=arthur")
     )
-    types = [a["type"] for a in helpers.activities(get, setup.datamart.pk, "user_account_id=arthur")]
+    types = [a["type"] for a in helpers.activities(get, "user_account_id=arthur")]
     assert sorted(types) == ["alias", "identify", "page"]
 
 
@@ -460,7 +460,7 @@ def test_pixel_accepts_every_call_and_answers_a_gif(setup, client, get, drain):
     data = base64.urlsafe_b64encode(json.dumps(message("track", properties={"q": "??>>"})).encode()).decode()
     assert pixel(client, "track", data.rstrip("="), writeKey=setup.key).content == PIXEL_GIF
     drain()
-    types = sorted(a["type"] for a in helpers.activities(get, setup.datamart.pk, "user_account_id=u1"))
+    types = sorted(a["type"] for a in helpers.activities(get, "user_account_id=u1"))
     assert types == sorted([*CALLS, "track"])
 
 
