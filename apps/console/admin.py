@@ -455,8 +455,8 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
 class UserIdentifierAdmin(ReadOnlyTenantAdmin):
     list_display = ("type", "shown", "user_point_link", "compartment_id", "creation_ts", "last_activity_ts")
     list_filter = (DatamartFilter, "type", CompartmentFilter, ("creation_ts", DateRangeFilter))
-    ordering = ("-creation_ts", "-id")
-    sortable_by = ("creation_ts",)
+    ordering = ("-id",)  # newest first through the primary key: creation_ts has no index here
+    sortable_by = ("id",)
     exclude = ("email",)
     readonly_fields = ("shown",)
 
@@ -496,8 +496,8 @@ class ProfileAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
     json_field = "properties"
     list_display = ("id", "user_point_link", "compartment_id", "user_account_id", "creation_ts", "last_modified_ts")
     list_filter = (DatamartFilter, CompartmentFilter, ("last_modified_ts", DateRangeFilter))
-    ordering = ("-last_modified_ts", "-id")
-    sortable_by = ("last_modified_ts",)
+    ordering = ("-id",)  # newest first through the primary key: last_modified_ts has no index
+    sortable_by = ("id",)
     fields = ("user_point", "compartment", "user_account_id", "creation_ts", "last_modified_ts", "json_table")
     readonly_fields = fields
 
@@ -530,8 +530,8 @@ class ChoiceAdmin(ReadOnlyTenantAdmin):
     list_display = ("id", "user_point_link", "processing", "acceptance_value", "choice_time", "last_modified_ts")
     list_select_related = ("processing",)
     list_filter = (DatamartFilter, ProcessingFilter, AcceptanceFilter, ("last_modified_ts", DateRangeFilter))
-    ordering = ("-last_modified_ts", "-id")
-    sortable_by = ("last_modified_ts",)
+    ordering = ("-id",)  # newest first through the primary key: last_modified_ts has no index
+    sortable_by = ("id",)
 
     @admin.display(description="$choice_ts")
     def choice_time(self, obj: Choice) -> Any:
@@ -568,7 +568,7 @@ class ChoiceChangeLogEntryAdmin(ReadOnlyTenantAdmin):
         ("recorded_ts", DateRangeFilter),
     )
     ordering = ("-id",)
-    sortable_by = ("id", "recorded_ts")
+    sortable_by = ("id",)
 
     @admin.display(description="$choice_ts")
     def choice_time(self, obj: ChoiceChangeLogEntry) -> Any:
@@ -583,8 +583,8 @@ class ChoiceChangeLogEntryAdmin(ReadOnlyTenantAdmin):
 class UserPointMergeAdmin(ReadOnlyTenantAdmin):
     list_display = ("merged_user_point_id", "survivor_link", "merged_at", "trigger_source", "trigger_ref")
     list_filter = (DatamartFilter, ("merged_at", DateRangeFilter))
-    ordering = ("-merged_at", "-id")
-    sortable_by = ("merged_at",)
+    ordering = ("-id",)
+    sortable_by = ("id",)
 
     @admin.display(description="survivor")
     def survivor_link(self, obj: UserPointMerge) -> SafeString:
@@ -596,8 +596,8 @@ class HyperPointRefusalAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
     json_field = "refused_identifiers"
     list_display = ("id", "user_point_link", "reason", "trigger_ref", "created_at")
     list_filter = (DatamartFilter, ("created_at", DateRangeFilter))
-    ordering = ("-created_at", "-id")
-    sortable_by = ("created_at",)
+    ordering = ("-id",)
+    sortable_by = ("id",)
     fields = ("user_point", "reason", "other_user_point_ids", "trigger_ref", "created_at", "json_table")
     readonly_fields = fields
 
@@ -637,8 +637,8 @@ class InboxPayloadAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
 class ProcessingErrorAdmin(ReadOnlyTenantAdmin):
     list_display = ("id", "payload_id", "user_point_id", "message", "created_at")
     list_filter = (DatamartFilter, ("created_at", DateRangeFilter))
-    ordering = ("-created_at", "-id")
-    sortable_by = ("created_at",)
+    ordering = ("-id",)
+    sortable_by = ("id",)
 
 
 @admin.register(ErasureRecord)
