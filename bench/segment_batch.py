@@ -2,7 +2,8 @@
 """Segment `/v1/batch` benchmark (issue 4): messages accepted per second through gunicorn as deployed, and the
 drain rate of one Celery worker over a backlog of Segment payloads made by the real translator.
 
-    bench/segment_batch.py [--duration 10 --rounds 2 --activities 100000 ...]   (the options of bench/ingest)
+    bench/segment_batch.py [--events-only] [--duration 10 --rounds 2 --activities 100000 ...]
+    (the options of bench/ingest; --events-only drains track/page/screen only, the pipeline's bulk path)
 
 bench/ingest also runs the HTTP scenario (`segment_batch_scenario`) next to its own, against the same bare route.
 Bodies carry no `messageId`, so the server generates one per message: wrk replays a fixed set of bodies, and with
@@ -35,17 +36,19 @@ MESSAGES_PER_REQUEST = 100
 # What web and mobile apps send: mostly events and page views, some identifies (profile updates, the pipeline's
 # one-by-one path), a few groups and aliases (merges).
 CALL_MIX = (("track", 0.62), ("page", 0.22), ("screen", 0.08), ("identify", 0.05), ("group", 0.02), ("alias", 0.01))
+# `--events-only`: the calls the pipeline stores in bulk (no profile update, no alias), to separate the two paths.
+EVENTS_ONLY_MIX = (("track", 0.62), ("page", 0.22), ("screen", 0.08))
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 
 
 class Messages:
     """Segment messages of `users` people, each with an anonymous id; a third also identified by a user id."""
 
-    def __init__(self, users: int, seed: int = 11) -> None:
+    def __init__(self, users: int, seed: int = 11, mix: tuple[tuple[str, float], ...] = CALL_MIX) -> None:
         self.users = users
         self.rng = random.Random(seed)
-        self.calls = [c for c, _ in CALL_MIX]
-        self.weights = [w for _, w in CALL_MIX]
+        self.calls = [c for c, _ in mix]
+        self.weights = [w for _, w in mix]
 
     def message(self, when: datetime, *, with_id: bool) -> dict[str, Any]:
         rng = self.rng
@@ -106,7 +109,9 @@ def segment_batch_scenario(bench: Bench, n_bodies: int = 300) -> HttpScenario:
     )
 
 
-def segment_drain(bench: Bench, *, min_rate: float | None = 3000.0) -> None:
+def segment_drain(
+    bench: Bench, *, min_rate: float | None = 3000.0, mix: tuple[tuple[str, float], ...] = CALL_MIX
+) -> None:
     """Fills the inbox with Segment payloads (real translator, COPY) and times one worker until it is empty."""
     from django.db import connection
 
@@ -121,7 +126,7 @@ def segment_drain(bench: Bench, *, min_rate: float | None = 3000.0) -> None:
     bench._truncate()
     bench._broker_purge()
     started = time.monotonic()
-    messages = Messages(a.users, seed=5)
+    messages = Messages(a.users, seed=5, mix=mix)
     received = datetime.now(UTC) - timedelta(hours=1)
     counts: dict[str, int] = {}
     table = InboxPayload._meta.db_table
@@ -200,7 +205,8 @@ def segment_drain(bench: Bench, *, min_rate: float | None = 3000.0) -> None:
 
 
 def main() -> int:
-    args = parse_args()
+    events_only = "--events-only" in sys.argv
+    args = parse_args([a for a in sys.argv[1:] if a != "--events-only"])
     with Bench(args) as bench:
         if not args.skip_http:
             bench.add_http(bare_scenario(bench))
@@ -209,7 +215,7 @@ def main() -> int:
             rate = bench.figures["segment_batch"]["items_per_s"]
             bench.targets.append(Target("Segment /v1/batch messages accepted per second", rate, 20_000, True))
         if not args.skip_drain:
-            segment_drain(bench)
+            segment_drain(bench, mix=EVENTS_ONLY_MIX if events_only else CALL_MIX)
         return bench.report()
 
 
