@@ -170,7 +170,10 @@ def _timestamps(message: dict[str, Any], received_at: datetime, batch_sent_at: A
     sent = parse_timestamp(raw_sent, "sentAt") if raw_sent is not None else None
     if original is not None and sent is not None:
         # The client's clock is off by (sentAt - receivedAt); the event happened that much before the receipt.
-        corrected = received_at - (sent - original)
+        try:
+            corrected = received_at - (sent - original)
+        except OverflowError:
+            raise MessageInvalid("timestamp: out of range once corrected by sentAt") from None
     elif original is not None:
         corrected = original
     else:

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apps.dialects.segment.translate import (
     BATCH_MAX_MESSAGES,
@@ -169,6 +171,11 @@ def test_alias_links_previous_id_as_account_or_anonymous_id_when_known():
         ("identify", {"userId": "u", "timestamp": "yesterday"}, "timestamp:"),
         ("identify", {"userId": "u", "timestamp": 1700000000}, "timestamp:"),
         ("identify", {"userId": "u", "sentAt": "nope"}, "sentAt:"),
+        (
+            "identify",
+            {"userId": "u", "timestamp": "0001-01-01T00:00:00Z", "sentAt": "9999-12-31T00:00:00Z"},
+            "out of range",
+        ),
         ("identify", {"userId": "u", "messageId": "x" * 300}, "messageId:"),
         ("identify", {"userId": "u" * 256}, "userId: must be at most 255"),
         ("identify", {"anonymousId": "a" * 251}, "anonymousId: must be at most 250"),
@@ -246,3 +253,47 @@ def test_batch_limits():
 
 def test_message_size_is_the_compact_utf8_json():
     assert message_size({"a": "é"}) == len('{"a":"é"}'.encode())
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+message_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        name: json_values | st.text(max_size=30)
+        for name in (
+            "type",
+            "userId",
+            "anonymousId",
+            "event",
+            "groupId",
+            "previousId",
+            "traits",
+            "properties",
+            "context",
+            "integrations",
+            "timestamp",
+            "sentAt",
+            "messageId",
+        )
+    },
+)
+
+
+@given(message=message_fields, call=st.sampled_from([None, "identify", "track", "page", "screen", "group", "alias"]))
+@settings(max_examples=300, deadline=None)
+def test_any_json_message_is_translated_or_refused_with_message_invalid(message, call):
+    """Whatever a client sends, the translator answers a payload or a MessageInvalid, never another exception."""
+    try:
+        translated = one(message, call)
+    except MessageInvalid:
+        return
+    payload = translated.payload
+    assert payload["identifiers"]
+    assert translated.unique_key.startswith("segment:")
+    document = document_of(translated)
+    assert document["type"] in ("identify", "track", "page", "screen", "group", "alias")
+    assert isinstance(document["$ts"], int)
