@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib import admin
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, SuspiciousOperation
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 from django.utils.safestring import mark_safe
-from django.views.defaults import page_not_found, permission_denied
+from django.views.defaults import bad_request, page_not_found, permission_denied
 
 from apps.choices.models import Choice
 from apps.console.charts import bar_chart, line_chart
@@ -51,6 +51,8 @@ class ConsoleSite(admin.AdminSite):
                 return permission_denied(request, exc)
             except Http404 as exc:
                 return page_not_found(request, exc)
+            except SuspiciousOperation as exc:  # e.g. a filter lookup the page does not offer
+                return bad_request(request, exc)
 
         return inner
 

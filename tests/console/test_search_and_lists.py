@@ -152,3 +152,20 @@ def test_user_point_page_query_count_does_not_grow_with_history(world, api, drai
     # Newest first.
     times = [item["activity"].ts for item in response.context["timeline"]]
     assert times == sorted(times, reverse=True)
+
+
+def test_lists_accept_only_their_own_filters(world):
+    """A free lookup on a model field would let a marketer probe a masked address letter by letter."""
+    point(world.setup, email_identifier(email="john@example.com"))
+    client = login(world.marketer)
+    for url, params in (
+        ("/admin/userpoints/useridentifier/", {"email__startswith": "john"}),
+        ("/admin/userpoints/useridentifier/", {"email__exact": "john@example.com"}),
+        ("/admin/userpoints/userpoint/", {"identifiers__email__startswith": "j"}),
+        ("/admin/userpoints/userpoint/", {"datamart__name": "x"}),
+    ):
+        response = client.get(url, params)
+        assert response.status_code == 400, (url, params)
+        assert b"john@" not in response.content
+    assert client.get("/admin/userpoints/useridentifier/", {"type__exact": "USER_EMAIL"}).status_code == 200
+    assert client.get("/admin/userpoints/userpoint/", {"is_hyper__exact": "1"}).status_code == 200
