@@ -454,18 +454,15 @@ class Bench:
             self.say(line)
 
     # -- drain
-    def drain(self, *, min_rate: float | None = None) -> None:
+    def fill_inbox(self) -> Population:
+        """Empties the user data and fills the inbox with canonical payloads made by the real translator (COPY)."""
         from django.db import connection
 
         from apps.activities.mics import Compartments, translate_activity
-        from apps.activities.models import InboxPayload, InboxStatus, ProcessingError
-        from apps.userpoints.models import HyperPointRefusal, UserPoint, UserPointMerge
+        from apps.activities.models import InboxPayload, InboxStatus
 
         a = self.args
         fx = self.fixture
-        self.say(
-            f"\n== drain: {a.activities} activities over {a.users} users, one Celery worker process (concurrency 1)"
-        )
         self._truncate()
         self._broker_purge()
         started = time.monotonic()
@@ -498,6 +495,17 @@ class Bench:
             f"inbox filled with {a.activities} canonical payloads (real translator, COPY) in "
             f"{time.monotonic() - started:.1f} s; mix {population.counts}"
         )
+        return population
+
+    def drain(self, *, min_rate: float | None = None) -> None:
+        from apps.activities.models import InboxPayload, InboxStatus, ProcessingError
+        from apps.userpoints.models import HyperPointRefusal, UserPoint, UserPointMerge
+
+        a = self.args
+        self.say(
+            f"\n== drain: {a.activities} activities over {a.users} users, one Celery worker process (concurrency 1)"
+        )
+        self.fill_inbox()
         log = self.var_dir / "worker.log"
         cmd = [sys.executable, "-m", "celery", "-A", "trackingconsole", "worker", "-l", "info", "-Q", QUEUE]
         cmd += ["-c", "1", "-P", "prefork", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip"]
