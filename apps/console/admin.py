@@ -15,14 +15,16 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import InvalidPage
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from apps.activities.models import Activity, InboxPayload, ProcessingError
+from apps.activities.models import Activity, InboxPayload, ProcessingError, Source
 from apps.choices.models import Choice, ChoiceChangeLogEntry
+from apps.choices.services import choice_apply
 from apps.console.filters import (
     AcceptanceFilter,
     ActivityTypeFilter,
@@ -297,6 +299,7 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
         return [
             path("<path:object_id>/export/", view(self.export_view), name="userpoints_userpoint_export"),
             path("<path:object_id>/erase/", view(self.erase_view), name="userpoints_userpoint_erase"),
+            path("<path:object_id>/choice/", view(self.choice_view), name="userpoints_userpoint_choice"),
             *super().get_urls(),
         ]
 
@@ -386,6 +389,7 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
             "masked": masked,
             "can_export": user.has_perm("console.export_userpoint"),
             "can_erase": user.has_perm("console.erase_userpoint"),
+            "can_record_choice": user.has_perm("console.record_choice"),
         }
         context["refusals"] = [
             {"refusal": r, "table": kv_table(r.refused_identifiers, masked=masked)} for r in context["refusals"]
@@ -424,6 +428,40 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
         response["Content-Disposition"] = f'attachment; filename="user-point-{point.id}.json"'
         response["Cache-Control"] = "no-store"
         return response
+
+    def choice_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Records a choice a person gave the privacy officer (by mail, on the phone) through choice_apply, the
+        function the pipeline and the API use: same rules ($choice_ts decides), same change-log entry, with
+        source CONSOLE and the officer's name as its reference."""
+        if not request.user.has_perm("console.record_choice"):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        point = self._point(request, object_id)
+        raw_processing = request.POST.get("processing_id", "")
+        processing = (
+            Processing.objects.filter(datamart_id=point.datamart_id, pk=int(raw_processing)).first()
+            if raw_processing.isdigit() and len(raw_processing) < 19
+            else None
+        )
+        value = request.POST.get("acceptance_value")
+        if processing is None or value not in ("true", "false"):
+            self.message_user(request, "Choose a processing of this datamart and accepted or refused.", messages.ERROR)
+        else:
+            now = timezone.now()
+            choice_apply(
+                datamart_id=point.datamart_id,
+                user_point_id=point.id,
+                processing_id=processing.pk,
+                choice_ts=int(now.timestamp() * 1000),
+                acceptance_value=value == "true",
+                custom_fields={},
+                source=Source.CONSOLE,
+                source_ref=f"console:{request.user.get_username()}",
+                now=now,
+            )
+            self.message_user(request, f"Choice recorded for {processing.name}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:userpoints_userpoint_change", args=[point.id]) + "#consent")
 
     def erase_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not request.user.has_perm("console.erase_userpoint"):

@@ -22,6 +22,7 @@ class DatamartAccess(models.Model):
             ("export_userpoint", "Can export a user point (spec 1.7)"),
             ("erase_userpoint", "Can erase a user point (spec 1.7)"),
             ("view_consent_report", "Can see consent counts per processing and export them as CSV"),
+            ("record_choice", "Can record a consent choice given to the privacy officer (source CONSOLE)"),
         ]
 
     def __str__(self) -> str:

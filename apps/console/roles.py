@@ -32,6 +32,7 @@ _PRIVACY = [
     "console.export_userpoint",
     "console.erase_userpoint",
     "console.view_consent_report",
+    "console.record_choice",
 ]
 # Configuration. No delete permission on purpose: keys are revoked, never deleted, and removing a datamart,
 # compartment or processing would take consent records with it.

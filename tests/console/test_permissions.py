@@ -234,3 +234,26 @@ def test_consent_report_counts_and_csv(world, people, api, drain):
     assert len(lines) == 3
     assert all(",false," in line for line in lines[1:])
     assert login(world.marketer).get(f"/admin/console/consent/{world.processing.pk}.csv").status_code == 403
+
+
+def test_a_privacy_officer_records_a_choice_through_the_service(world, people):
+    mine, _ = people
+    url = f"/admin/userpoints/userpoint/{mine}/choice/"
+    data = {"processing_id": world.processing.pk, "acceptance_value": "true"}
+    assert login(world.marketer).post(url, data).status_code == 403
+    officer = login(world.officer)
+    assert officer.get(url).status_code == 405
+    response = officer.post(url, data)
+    assert response.status_code == 302
+    entry = ChoiceChangeLogEntry.objects.filter(user_point_id=mine).latest("id")
+    assert entry.source == "CONSOLE"
+    assert entry.source_ref == "console:olivia"
+    assert entry.applied
+    assert entry.acceptance_value
+    assert entry.previous_acceptance_value is False
+    page = officer.get(f"/admin/userpoints/userpoint/{mine}/change/").content.decode()
+    assert page.count('class="history-row"') == 4
+    # Another datamart's processing is refused, and nothing is written.
+    before = ChoiceChangeLogEntry.objects.count()
+    officer.post(url, {"processing_id": world.other_processing.pk, "acceptance_value": "false"})
+    assert ChoiceChangeLogEntry.objects.count() == before
