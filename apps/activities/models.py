@@ -52,6 +52,8 @@ class InboxPayload(models.Model):
         indexes = [
             models.Index(fields=["received_at"], condition=Q(status="PENDING"), name="inbox_pending"),
             models.Index(fields=["status", "received_at"], name="inbox_status_received"),
+            # The console lists a datamart's payloads newest first.
+            models.Index(fields=["datamart", "-received_at"], name="inbox_datamart_received"),
         ]
 
     def __str__(self) -> str:

@@ -52,7 +52,11 @@ class ChoiceChangeLogEntry(models.Model):
     class Meta:
         verbose_name = "consent change-log entry"
         verbose_name_plural = "consent change log"
-        indexes = [models.Index(fields=["user_point", "processing", "id"], name="changelog_point_processing")]
+        indexes = [
+            models.Index(fields=["user_point", "processing", "id"], name="changelog_point_processing"),
+            # The console's acceptance-rate chart reads a datamart's recent entries.
+            models.Index(fields=["datamart", "recorded_ts"], name="changelog_datamart_recorded"),
+        ]
 
     def __str__(self) -> str:
         return f"change {self.pk}: {self.processing_id} = {self.acceptance_value} ({self.source})"
