@@ -125,16 +125,18 @@ def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
             .order_by("id")
             .values_list("id", flat=True)
         )
-        counts = _identifier_counts(list(locked))
-        components = _components(group, owners)
-        for component in components:
+        plans: list[tuple[list[Item], uuid.UUID | None, list[Identifier]]] = []
+        for component in _components(group, owners):
             identities = {i.identity: i for item in component for i in item.identifiers}
             points = {owners[k] for k in identities if k in owners}
             if len(points) > 1 or not points.issubset(locked):
                 deferred.extend(component)
                 continue
             point_id = next(iter(points)) if points else None
-            missing = [i for k, i in identities.items() if k not in owners]
+            plans.append((component, point_id, [i for k, i in identities.items() if k not in owners]))
+        # Only a point that gains identifiers can become a hyper point: count the identifiers of those alone.
+        counts = _identifier_counts(sorted({p for _, p, missing in plans if p is not None and missing}))
+        for component, point_id, missing in plans:
             if _would_be_hyper(counts.get(point_id) if point_id else None, missing):
                 deferred.extend(component)
                 continue
