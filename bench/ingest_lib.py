@@ -276,7 +276,8 @@ class Bench:
         import redis
 
         client = redis.Redis.from_url(self.broker_url)
-        keys = [QUEUE, f"_kombu.binding.{QUEUE}", *client.keys("*inbox:drain-queued")]
+        keys = [QUEUE, f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}"]
+        keys += client.keys("*inbox:drain-queued")
         client.delete(*keys)
         client.close()
 
