@@ -109,6 +109,11 @@ def worker_factory(transactional_db, live_server) -> Iterator:
     yield start
     for worker in workers:
         worker.stop()
+    try:  # leave nothing of the test queue in the broker
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)
+    except Exception as exc:
+        print(f"could not delete the test queue {queue}: {exc}")
     for key, value in saved.items():
         setattr(celery_app.conf, key, value)
     celery_app.pool.force_close_all()
