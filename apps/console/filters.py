@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.activities.mics import ACTIVITY_TYPES
 from apps.choices.models import Choice
 from apps.console.tenancy import restrict, visible_datamarts
 from apps.datamarts.models import Compartment, Processing
@@ -173,20 +174,6 @@ class AcceptanceFilter(admin.SimpleListFilter):
         if value not in ("true", "false"):
             return queryset
         return queryset.filter(acceptance_value=value == "true")
-
-
-ACTIVITY_TYPES = (
-    "SITE_VISIT",
-    "APP_VISIT",
-    "TOUCH",
-    "EMAIL",
-    "DISPLAY_AD",
-    "RECOMMENDER",
-    "USER_SCENARIO_START",
-    "USER_SCENARIO_STOP",
-    "USER_SCENARIO_NODE_ENTER",
-    "USER_SCENARIO_NODE_EXIT",
-)
 
 
 class ActivityTypeFilter(admin.SimpleListFilter):

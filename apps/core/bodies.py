@@ -8,6 +8,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from apps.core.jsonsafety import unstorable
+
 
 class BodyTooLarge(Exception):
     pass
@@ -49,26 +51,6 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _unstorable(value: Any) -> str | None:
-    """What PostgreSQL's jsonb would refuse (a NUL character, an unpaired surrogate), found without recursion."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return "a string holds a NUL character (\\u0000)"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "a string holds an unpaired UTF-16 surrogate"
-    return None
-
-
 def json_loads(data: bytes) -> Any:
     """Parses JSON, raising BodyUnreadable with the reason; also refuses what json.loads lets through but the
     database cannot store (NaN, Infinity, NUL characters, lone surrogates) or Python cannot parse (nesting deeper
@@ -79,7 +61,7 @@ def json_loads(data: bytes) -> Any:
         raise BodyUnreadable(f"the body is not valid JSON: {exc}") from exc
     except RecursionError:
         raise BodyUnreadable("the body is not valid JSON: nested too deeply") from None
-    problem = _unstorable(value)
+    problem = unstorable(value)
     if problem:
         raise BodyUnreadable(f"the body is not valid JSON: {problem}")
     return value

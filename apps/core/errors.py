@@ -73,16 +73,3 @@ def mics_error_response(error: ApiError) -> JsonResponse:
 
 def mics_ok(data: Any, status: int = 200) -> JsonResponse:
     return JsonResponse({"status": "ok", "data": data}, status=status)
-
-
-def mics_list(data: list[Any], *, total: int, first_result: int, max_results: int) -> JsonResponse:
-    return JsonResponse(
-        {
-            "status": "ok",
-            "data": data,
-            "count": len(data),
-            "total": total,
-            "first_result": first_result,
-            "max_results": max_results,
-        }
-    )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apps.activities.canonical import ActivityPart, CanonicalPayload, ProfileUpdate, empty_payload
+from apps.core.jsonsafety import unstorable
 from apps.profiles.strategies import PARTIAL_UPDATE
 from apps.userpoints.identifiers import Identifier, account_identifier, agent_identifier, dedupe, email_identifier
 
@@ -73,27 +74,6 @@ class Translated:
 class BatchResult:
     accepted: list[Translated]
     errors: list[str]  # "batch[3]: what is wrong", in message order
-
-
-def unstorable(value: Any) -> str | None:
-    """What PostgreSQL's jsonb refuses though JSON allows it: a NUL character or an unpaired UTF-16 surrogate.
-    Walked without recursion, so any depth json.loads accepted is safe here."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return "a string holds a NUL character (\\u0000)"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "a string holds an unpaired UTF-16 surrogate"
-    return None
 
 
 def call_type_of(name: str) -> str | None:
