@@ -507,42 +507,7 @@ class Bench:
             f"\n== drain: {a.activities} activities over {a.users} users, one Celery worker process (concurrency 1)"
         )
         self.fill_inbox()
-        log = self.var_dir / "worker.log"
-        cmd = [sys.executable, "-m", "celery", "-A", "trackingconsole", "worker", "-l", "info", "-Q", QUEUE]
-        cmd += ["-c", "1", "-P", "prefork", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip"]
-        cmd += ["--without-mingle", "--without-heartbeat"]
-        booted = time.monotonic()
-        worker = self.spawn(cmd, log)
-        try:
-            while " ready." not in log.read_text(errors="replace"):
-                if worker.poll() is not None or time.monotonic() - booted > 60:
-                    sys.exit(f"the Celery worker did not start; see {log}")
-                time.sleep(0.2)
-            self.say(f"worker ready in {time.monotonic() - booted:.1f} s; queueing one drain task")
-            from apps.activities.tasks import inbox_drain
-
-            pending = InboxPayload.objects.filter(status=InboxStatus.PENDING, next_attempt_at__isnull=True)
-            t0 = time.monotonic()
-            inbox_drain.apply_async()
-            profiler = self._profile_start("drain", worker.pid, a.drain_timeout)
-            left = a.activities
-            last_print = t0
-            while left:
-                time.sleep(0.25)
-                left = pending.count()
-                now = time.monotonic()
-                if now - last_print >= 5:
-                    done = a.activities - left
-                    self.say(f"  {now - t0:5.1f} s: {done} processed ({done / (now - t0):.0f}/s), {left} pending")
-                    last_print = now
-                if now - t0 > a.drain_timeout:
-                    self.say(f"  !! drain timed out after {a.drain_timeout} s with {left} payloads pending")
-                    break
-            elapsed = time.monotonic() - t0
-            self._profile_stop(profiler)
-        finally:
-            self.stop(worker)
-        done = a.activities - left
+        done, left, elapsed = self.time_drain(name="drain", expected=a.activities)
         rate = done / elapsed
         stats = {
             "processed": InboxPayload.objects.filter(status=InboxStatus.PROCESSED).count(),
@@ -557,6 +522,48 @@ class Bench:
         self.figures["drain"] = {"activities": done, "seconds": round(elapsed, 2), "per_s": round(rate, 1), **stats}
         if min_rate is not None:
             self.targets.append(Target("drain rate of one worker process (activities/s)", rate, min_rate, True))
+
+    def time_drain(self, *, name: str, expected: int) -> tuple[int, int, float]:
+        """Starts one Celery worker process (concurrency 1), queues one drain task and times until none of the
+        `expected` pending payloads is left (or the drain timeout). Returns (processed, left, seconds)."""
+        from apps.activities.models import InboxPayload, InboxStatus
+        from apps.activities.tasks import inbox_drain
+
+        a = self.args
+        log = self.var_dir / f"{name}-worker.log"
+        cmd = [sys.executable, "-m", "celery", "-A", "trackingconsole", "worker", "-l", "info", "-Q", QUEUE]
+        cmd += ["-c", "1", "-P", "prefork", "-n", f"bench-{name}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip"]
+        cmd += ["--without-mingle", "--without-heartbeat"]
+        booted = time.monotonic()
+        worker = self.spawn(cmd, log)
+        try:
+            while " ready." not in log.read_text(errors="replace"):
+                if worker.poll() is not None or time.monotonic() - booted > 60:
+                    sys.exit(f"the Celery worker did not start; see {log}")
+                time.sleep(0.2)
+            self.say(f"worker ready in {time.monotonic() - booted:.1f} s; queueing one drain task")
+            pending = InboxPayload.objects.filter(status=InboxStatus.PENDING, next_attempt_at__isnull=True)
+            t0 = time.monotonic()
+            inbox_drain.apply_async()
+            profiler = self._profile_start(name, worker.pid, a.drain_timeout)
+            left = expected
+            last_print = t0
+            while left:
+                time.sleep(0.25)
+                left = pending.count()
+                now = time.monotonic()
+                if now - last_print >= 5:
+                    done = expected - left
+                    self.say(f"  {now - t0:5.1f} s: {done} processed ({done / (now - t0):.0f}/s), {left} pending")
+                    last_print = now
+                if now - t0 > a.drain_timeout:
+                    self.say(f"  !! drain timed out after {a.drain_timeout} s with {left} payloads pending")
+                    break
+            elapsed = time.monotonic() - t0
+            self._profile_stop(profiler)
+        finally:
+            self.stop(worker)
+        return expected - left, left, elapsed
 
     # -- profiling
     def _profile_start(self, name: str, pid: int, seconds: int) -> subprocess.Popen[bytes] | None:

@@ -30,7 +30,7 @@ if __name__ == "__main__":
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
     sys.path.insert(0, str(ROOT))
 
-from bench.ingest_lib import QUEUE, Bench, HttpScenario, Target, bare_scenario, parse_args  # noqa: E402
+from bench.ingest_lib import Bench, HttpScenario, Target, bare_scenario, parse_args  # noqa: E402
 
 MESSAGES_PER_REQUEST = 100
 # What web and mobile apps send: mostly events and page views, some identifies (profile updates, the pipeline's
@@ -116,7 +116,6 @@ def segment_drain(
     from django.db import connection
 
     from apps.activities.models import InboxPayload, InboxStatus
-    from apps.activities.tasks import inbox_drain
     from apps.dialects.segment.translate import translate_batch
     from apps.userpoints.models import UserPoint, UserPointMerge
 
@@ -158,39 +157,7 @@ def segment_drain(
         cursor.execute(f"ANALYZE {table}")
     bench.say(f"inbox filled in {time.monotonic() - started:.1f} s; mix {counts}")
 
-    log = bench.var_dir / "segment-worker.log"
-    cmd = [sys.executable, "-m", "celery", "-A", "trackingconsole", "worker", "-l", "info", "-Q", QUEUE]
-    cmd += ["-c", "1", "-P", "prefork", "-n", f"bench-seg-{uuid.uuid4().hex[:6]}@%h", "--without-gossip"]
-    cmd += ["--without-mingle", "--without-heartbeat"]
-    booted = time.monotonic()
-    worker = bench.spawn(cmd, log)
-    try:
-        while " ready." not in log.read_text(errors="replace"):
-            if worker.poll() is not None or time.monotonic() - booted > 60:
-                sys.exit(f"the Celery worker did not start; see {log}")
-            time.sleep(0.2)
-        pending = InboxPayload.objects.filter(status=InboxStatus.PENDING, next_attempt_at__isnull=True)
-        t0 = time.monotonic()
-        inbox_drain.apply_async()
-        profiler = bench._profile_start("segment-drain", worker.pid, a.drain_timeout)
-        left = a.activities
-        last_print = t0
-        while left:
-            time.sleep(0.25)
-            left = pending.count()
-            now = time.monotonic()
-            if now - last_print >= 5:
-                done = a.activities - left
-                bench.say(f"  {now - t0:5.1f} s: {done} processed ({done / (now - t0):.0f}/s), {left} pending")
-                last_print = now
-            if now - t0 > a.drain_timeout:
-                bench.say(f"  !! drain timed out after {a.drain_timeout} s with {left} payloads pending")
-                break
-        elapsed = time.monotonic() - t0
-        bench._profile_stop(profiler)
-    finally:
-        bench.stop(worker)
-    done = a.activities - left
+    done, _left, elapsed = bench.time_drain(name="segment-drain", expected=a.activities)
     rate = done / elapsed
     stats = {
         "processed": InboxPayload.objects.filter(status=InboxStatus.PROCESSED).count(),
