@@ -67,71 +67,60 @@ class DateRangeFilter(admin.FieldListFilter):
         }
 
 
-class DatamartFilter(admin.SimpleListFilter):
-    """The user's datamarts only (the stock related filter would list every datamart's name)."""
+class IdFilter(admin.SimpleListFilter):
+    """A filter whose value is the id of a datamart, compartment or processing: checked here, so a bad value is a
+    400 on every list and never reaches the query; `id_path` names the column it filters."""
 
-    title = "datamart"
-    parameter_name = "datamart"
-    datamart_path = "datamart_id"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(str(d.pk), str(d)) for d in visible_datamarts(request.user)]
+    id_path = ""
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if not value:
             return queryset
         if not value.isdigit():
-            raise IncorrectLookupParameters("datamart must be an id")
-        return queryset.filter(**{self.datamart_path: int(value)})
+            raise IncorrectLookupParameters(f"{self.parameter_name} must be an id")
+        return self.filter_by(queryset, int(value))
+
+    def filter_by(self, queryset: QuerySet[Any], pk: int) -> QuerySet[Any]:
+        return queryset.filter(**{self.id_path: pk})
 
 
-class ProcessingFilter(admin.SimpleListFilter):
+class DatamartFilter(IdFilter):
+    """The user's datamarts only (the stock related filter would list every datamart's name)."""
+
+    title = "datamart"
+    parameter_name = "datamart"
+    id_path = "datamart_id"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(d.pk), str(d)) for d in visible_datamarts(request.user)]
+
+
+class ProcessingFilter(IdFilter):
     title = "processing"
     parameter_name = "processing"
+    id_path = "processing_id"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         processings = restrict(Processing.objects.order_by("datamart_id", "pk"), request.user, "datamart")
         return [(str(p.pk), f"{p.name} ({p.pk}, datamart {p.datamart_id})") for p in processings]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
-            return queryset
-        if not value.isdigit():
-            raise IncorrectLookupParameters("processing must be an id")
-        return queryset.filter(processing_id=int(value))
 
-
-class CompartmentFilter(admin.SimpleListFilter):
+class CompartmentFilter(IdFilter):
     title = "compartment"
     parameter_name = "compartment"
+    id_path = "compartment_id"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         compartments = restrict(Compartment.objects.order_by("datamart_id", "pk"), request.user, "datamart")
         return [(str(c.pk), f"{c.name} ({c.pk}, datamart {c.datamart_id})") for c in compartments]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
-            return queryset
-        if not value.isdigit():
-            raise IncorrectLookupParameters("compartment must be an id")
-        return queryset.filter(compartment_id=int(value))
-
 
 class PointCompartmentFilter(CompartmentFilter):
     """User points holding a user account in that compartment."""
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
-            return queryset
-        if not value.isdigit():
-            raise IncorrectLookupParameters("compartment must be an id")
-        accounts = UserIdentifier.objects.filter(
-            user_point_id=OuterRef("pk"), type=USER_ACCOUNT, compartment_id=int(value)
-        )
+    def filter_by(self, queryset: QuerySet[Any], pk: int) -> QuerySet[Any]:
+        accounts = UserIdentifier.objects.filter(user_point_id=OuterRef("pk"), type=USER_ACCOUNT, compartment_id=pk)
         return queryset.filter(Exists(accounts))
 
 
