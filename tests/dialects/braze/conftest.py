@@ -1,24 +1,20 @@
 """The real `braze-client` library (2.3.x) in a virtualenv of its own, built once and cached by a hash.
 
 braze-client 2.3.3 pins tenacity<6, which does not import on Python 3.11, so it is installed without its
-dependencies next to a current tenacity and requests. Its own virtualenv keeps it out of the project's. The
-directory name carries a hash of the requirements and the interpreter, so reruns reuse it and a change of pin
-builds a new one; a build is renamed into place only once complete (only bin/python is used afterwards).
+dependencies next to a current tenacity and requests. Its own virtualenv keeps it out of the project's. It is
+built and cached by tests/client_venvs.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.client_venvs import client_venv
 from tests.e2e.conftest import worker_factory  # noqa: F401  (the real-worker fixture, for the e2e client test)
 
 BRAZE_CLIENT = "braze-client==2.3.3"
@@ -26,39 +22,13 @@ ITS_DEPENDENCIES = ["tenacity==9.2.1", "requests==2.32.5"]
 SCRIPT = Path(__file__).parent / "clients" / "braze_track.py"
 
 
-def _pip(python: Path, *args: str) -> None:
-    result = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"pip install {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-
-
 def _venv_python() -> Path:
-    root = Path(os.environ.get("BRAZE_CLIENT_VENVS", "/tmp/tc-braze-client"))
-    digest = hashlib.sha256(f"{BRAZE_CLIENT}|{ITS_DEPENDENCIES}|{sys.version}".encode()).hexdigest()[:12]
-    target = root / f"venv-{digest}"
-    python = target / "bin" / "python"
-    if python.exists():
-        return python
-    root.mkdir(parents=True, exist_ok=True)
-    building = root / f".venv-{digest}.{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(building)], check=True, capture_output=True)
-    try:
-        _pip(building / "bin" / "python", *ITS_DEPENDENCIES)
-        _pip(building / "bin" / "python", "--no-deps", BRAZE_CLIENT)
-    except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        shutil.rmtree(building, ignore_errors=True)
-        pytest.fail(f"could not build the braze-client virtualenv (PyPI is needed once): {exc}")
-    try:
-        building.rename(target)
-    except OSError:  # another run finished first: use its build
-        shutil.rmtree(building, ignore_errors=True)
-    return python
+    return client_venv(
+        "braze-client",
+        [ITS_DEPENDENCIES, ["--no-deps", BRAZE_CLIENT]],
+        root_env="BRAZE_CLIENT_VENVS",
+        default_root="/tmp/tc-braze-client",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,12 @@ rerun reuses it and a version change builds a new one; a build is renamed into p
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.client_venvs import client_venv
 from tests.e2e.conftest import worker_factory  # noqa: F401  (the real-worker fixture, for the e2e client test)
 
 CLIENT_LIBRARIES = {
@@ -28,33 +25,12 @@ SEND_ALL = Path(__file__).parent / "clients" / "send_all.py"
 
 
 def _venv_python(library: str) -> Path:
-    requirement = CLIENT_LIBRARIES[library]
-    root = Path(os.environ.get("SEGMENT_CLIENT_VENVS", "/tmp/tc-segment-clients"))
-    digest = hashlib.sha256(f"{requirement}|{sys.version}".encode()).hexdigest()[:12]
-    target = root / f"{library}-{digest}"
-    python = target / "bin" / "python"
-    if python.exists():
-        return python
-    root.mkdir(parents=True, exist_ok=True)
-    building = root / f".{target.name}.{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(building)], check=True, capture_output=True)
-    pip = subprocess.run(
-        [str(building / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", requirement],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    return client_venv(
+        library,
+        [[CLIENT_LIBRARIES[library]]],
+        root_env="SEGMENT_CLIENT_VENVS",
+        default_root="/tmp/tc-segment-clients",
     )
-    if pip.returncode != 0:
-        shutil.rmtree(building, ignore_errors=True)
-        pytest.fail(f"could not install {requirement} (PyPI is needed once):\n{pip.stdout}\n{pip.stderr}")
-    # Moved into place only once complete. The interpreter finds its site-packages relative to itself, so the move
-    # is safe (only the bin/ scripts' shebangs name the old path, and they are not used: always `python -m`).
-    try:
-        building.rename(target)
-    except OSError:  # another session finished first: use its build
-        shutil.rmtree(building, ignore_errors=True)
-    return python
 
 
 @pytest.fixture(scope="session")
