@@ -4,9 +4,12 @@ With no DATABASE_URL and no CELERY_BROKER_URL the console runs on embedded defau
 kombu's filesystem transport, both under ./var, so a newcomer needs no server at all.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("TRACKINGCONSOLE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -15,9 +18,26 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-change-me-in-production-0123456789")
+_DEV_SECRET_KEY = "insecure-dev-key-change-me-in-production-0123456789"
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Production mode (README): HTTPS only, behind a TLS-terminating proxy; `manage.py check --deploy` is clean.
+PRODUCTION = env.bool("PRODUCTION", default=False)
+if PRODUCTION:
+    if SECRET_KEY == _DEV_SECRET_KEY:
+        raise ImproperlyConfigured("PRODUCTION=true needs SECRET_KEY: a long random value of your own")
+    DEBUG = False
+    # The proxy terminates TLS and says so in X-Forwarded-Proto (it must overwrite what clients send).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
     "apps.console.siteconfig.ConsoleAdminConfig",  # django.contrib.admin with the console as admin.site
@@ -30,6 +50,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served by us: /v1/docs works offline
+    "axes",  # sign-in lockout
     "apps.core",
     "apps.datamarts",
     "apps.userpoints",
@@ -50,7 +71,49 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Console sign-in and page security (spec 8) ----------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out username before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures are counted per username, whatever the address: an attacker spreading guesses over many addresses is
+# stopped too (at the price that they can lock a known username out for the cool-off time). Counting per address
+# as well (LOGIN_LOCKOUT_BY_IP) also stops one address trying many usernames, but then five typos lock out every
+# colleague behind the same office NAT; so it is a choice, off by default, and django-axes' warning that the
+# address is not counted (axes.W006) is silenced only while it is off.
+LOGIN_LOCKOUT_BY_IP = env.bool("LOGIN_LOCKOUT_BY_IP", default=False)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"] if LOGIN_LOCKOUT_BY_IP else ["username"]
+SILENCED_SYSTEM_CHECKS = [] if LOGIN_LOCKOUT_BY_IP else ["axes.W006"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False  # the console registers the lockouts itself, for superusers only
+AXES_LOCKOUT_TEMPLATE = "console/locked_out.html"
+# Behind a proxy, the last address of X-Forwarded-For (the one the proxy appended) is the client's.
+ACCESS_LOG_TRUST_X_FORWARDED_FOR = env.bool("ACCESS_LOG_TRUST_X_FORWARDED_FOR", default=False)
+
+# Every page says where its scripts, styles and images may come from: only this server (the console and the API
+# docs need no CDN). Inline styles stay allowed: the admin's templates and the server-drawn charts use them; inline
+# scripts do not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "trackingconsole.urls"
 APPEND_SLASH = False

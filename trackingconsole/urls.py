@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import apps.activities.openapi  # noqa: F401  (documents the plain-view activity route in /v1/schema)
 from apps.activities.views import user_activities_post
@@ -10,7 +10,7 @@ from apps.core.views import healthz
 urlpatterns = [
     path("healthz", healthz),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("v1/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
     re_path(r"^v1/datamarts/(?P<datamart_id>\d+)/user_activities$", user_activities_post),
     path("", include("apps.userpoints.urls")),

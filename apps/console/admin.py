@@ -7,6 +7,7 @@ import json
 import uuid
 from typing import Any
 
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -14,6 +15,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import InvalidPage
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -25,8 +27,10 @@ from django.utils.safestring import SafeString
 from apps.activities.models import Activity, InboxPayload, ProcessingError, Source
 from apps.choices.models import Choice, ChoiceChangeLogEntry
 from apps.choices.services import choice_apply
+from apps.console.columns import viewer_display
 from apps.console.filters import (
     AcceptanceFilter,
+    AccessUserFilter,
     ActivityTypeFilter,
     CompartmentFilter,
     DatamartFilter,
@@ -35,11 +39,19 @@ from apps.console.filters import (
     PointConsentFilter,
     ProcessingFilter,
 )
-from apps.console.models import DatamartAccess
+from apps.console.models import AccessEvent, AccessLogEntry, DatamartAccess
 from apps.console.paginator import NoCountPaginator
-from apps.console.rendering import email_display, kv_table, ms_to_datetime
+from apps.console.rendering import kv_table, ms_to_datetime
 from apps.console.search import user_points_search
-from apps.console.tenancy import ReadOnlyTenantAdmin, SuperuserOnlyAdmin, TenantAdmin, visible_datamart_ids
+from apps.console.services import access_log_record
+from apps.console.tenancy import (
+    ReadOnlyTenantAdmin,
+    SuperuserOnlyAdmin,
+    TenantAdmin,
+    request_viewer,
+    visible_datamart_ids,
+)
+from apps.console.viewer import Viewer
 from apps.datamarts.models import ApiKey, Compartment, Datamart, Processing, Scope
 from apps.datamarts.services import (
     api_key_create,
@@ -57,22 +69,23 @@ from apps.userpoints.models import ErasureRecord, HyperPointRefusal, UserIdentif
 TIMELINE_PAGE = 20
 
 
-def emails_masked(request: HttpRequest) -> bool:
-    return not request.user.has_perm("console.view_email")
-
-
 def point_link(point_id: Any) -> SafeString:
     url = reverse("admin:userpoints_userpoint_change", args=[point_id])
     return format_html('<a href="{}">{}</a>', url, point_id)
 
 
-def identifier_text(row: UserIdentifier, *, masked: bool) -> str:
+def identifier_text(row: UserIdentifier, viewer: Viewer) -> str:
+    """One identifier as the viewer may see it: e-mail addresses, phone identifiers and addresses inside account
+    or agent ids masked for a marketer; an e-mail hash replaced by its tag (a hash confirms a guessed address)."""
+    policy = viewer.policy(row.datamart_id)
     if row.type == USER_ACCOUNT:
-        return f"account {row.user_account_id} (compartment {row.compartment_id})"
+        return f"account {viewer.text(row.user_account_id, row.datamart_id)} (compartment {row.compartment_id})"
     if row.type == USER_EMAIL:
-        shown = email_display(row.email, masked=masked)
-        return f"e-mail {shown}" if shown else f"e-mail hash {(row.email_hash or '')[:12]}…"
-    return f"agent {row.user_agent_id}"
+        if row.email:
+            return f"e-mail {policy.identifier(row.email) if policy else row.email}"
+        email_hash = row.email_hash or ""
+        return f"e-mail hash {policy.tag(email_hash) if policy else email_hash[:12] + '…'}"
+    return f"agent {viewer.text(row.user_agent_id, row.datamart_id)}"
 
 
 # --- users, groups and their datamarts (superusers only) ------------------------------------------------------
@@ -107,19 +120,52 @@ def _grant_creator(request: HttpRequest, datamart: Datamart) -> None:
         DatamartAccess.objects.get_or_create(user_id=request.user.pk, datamart=datamart)
 
 
+class PersonalPropertiesField(forms.CharField):
+    """The datamart's personal property names, one per line (or separated by commas)."""
+
+    widget = forms.Textarea(attrs={"rows": 8, "cols": 40})
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        names: list[str] = []
+        for part in text.replace(",", "\n").splitlines():
+            name = part.strip()
+            if name and name not in names:
+                names.append(name)
+        return names
+
+
+class DatamartForm(forms.ModelForm):  # type: ignore[type-arg]
+    personal_properties = PersonalPropertiesField(
+        required=False,
+        help_text="Property names whose values marketers see masked, at any depth of profiles and activities. "
+        "E-mail addresses, phone identifiers and IP addresses are masked wherever they appear, whatever this list.",
+    )
+
+    class Meta:
+        model = Datamart
+        fields = ("name", "personal_properties")
+
+
 @admin.register(Datamart)
 class DatamartAdmin(TenantAdmin):
     datamart_path = "pk"
+    form = DatamartForm
     list_display = ("id", "name", "created_at")
     search_fields = ("name",)
-    fields = ("name",)
+    fields = ("name", "personal_properties")
     ordering = ("pk",)
 
     def save_model(self, request: HttpRequest, obj: Datamart, form: Any, change: bool) -> None:
         if change:
-            obj.save(update_fields=["name"])
+            obj.save(update_fields=["name", "personal_properties"])
             return
-        created = datamart_create(name=obj.name)  # with its default compartment
+        created = datamart_create(name=obj.name, personal_properties=obj.personal_properties)
         obj.pk, obj.created_at = created.pk, created.created_at
         _grant_creator(request, created)
 
@@ -275,19 +321,14 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
             .prefetch_related(Prefetch("identifiers", queryset=UserIdentifier.objects.order_by("creation_ts", "id")))
         )
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        self._masked = emails_masked(request)
-        return super().changelist_view(request, extra_context)
-
     @admin.display(description="user point", ordering="id")
     def point(self, obj: UserPoint) -> SafeString:
         return point_link(obj.id)
 
-    @admin.display(description="identifiers")
-    def identifier_summary(self, obj: UserPoint) -> SafeString:
-        masked = getattr(self, "_masked", True)
+    @viewer_display("identifiers")
+    def identifier_summary(self, obj: UserPoint, viewer: Viewer) -> SafeString:
         rows = list(obj.identifiers.all())
-        shown = format_html_join(", ", "{}", ((identifier_text(r, masked=masked),) for r in rows[:4]))
+        shown = format_html_join(", ", "{}", ((identifier_text(r, viewer),) for r in rows[:4]))
         more = format_html(" … and {} more", len(rows) - 4) if len(rows) > 4 else ""
         return format_html("{}{}", shown, more)
 
@@ -328,15 +369,23 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
         if str(point.id) != unquote(object_id):
             return HttpResponseRedirect(reverse("admin:userpoints_userpoint_change", args=[point.id]))
         user = request.user
-        masked = emails_masked(request)
+        viewer = request_viewer(request)
+        access_log_record(
+            request=request, event=AccessEvent.VIEW_POINT, datamart_ids=[point.datamart_id], user_point_id=point.id
+        )
+        datamart_id = point.datamart_id
         identifiers = [
-            {"row": row, "text": identifier_text(row, masked=masked)}
+            {"row": row, "text": identifier_text(row, viewer)}
             for row in UserIdentifier.objects.filter(user_point=point)
             .select_related("compartment")
             .order_by("creation_ts", "id")
         ]
         profiles = [
-            {"profile": p, "table": kv_table(p.properties, masked=masked)}
+            {
+                "profile": p,
+                "account": viewer.text(p.user_account_id, datamart_id),
+                "table": kv_table(viewer.value(p.properties, datamart_id)),
+            }
             for p in Profile.objects.filter(user_point=point)
             .select_related("compartment")
             .order_by("compartment_id", "user_account_id")
@@ -367,7 +416,7 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
             page = paginator.page(paginator.current)
         except InvalidPage:
             raise Http404("No such page of activities") from None
-        timeline = [self._activity_row(a, masked=masked) for a in page.object_list]
+        timeline = [self._activity_row(a, viewer) for a in page.object_list]
         errors = None
         if user.has_perm("activities.view_processingerror"):
             errors = list(ProcessingError.objects.filter(user_point=point).order_by("-created_at")[:100])
@@ -383,22 +432,30 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
             "history": history,
             "timeline": timeline,
             "page": page,
-            "merges": list(UserPointMerge.objects.filter(survivor=point).order_by("merged_at")),
-            "refusals": list(HyperPointRefusal.objects.filter(user_point=point).order_by("created_at")),
+            "merges": [
+                {"merge": m, "trigger_ref": viewer.text(m.trigger_ref, datamart_id)}
+                for m in UserPointMerge.objects.filter(survivor=point).order_by("merged_at")
+            ],
+            "refusals": [
+                {
+                    "refusal": r,
+                    "trigger_ref": viewer.text(r.trigger_ref, datamart_id),
+                    "table": kv_table(viewer.value(r.refused_identifiers, datamart_id)),
+                }
+                for r in HyperPointRefusal.objects.filter(user_point=point).order_by("created_at")
+            ],
             "errors": errors,
-            "masked": masked,
+            "masked": viewer.masked,
             "can_export": user.has_perm("console.export_userpoint"),
             "can_erase": user.has_perm("console.erase_userpoint"),
             "can_record_choice": user.has_perm("console.record_choice"),
         }
-        context["refusals"] = [
-            {"refusal": r, "table": kv_table(r.refused_identifiers, masked=masked)} for r in context["refusals"]
-        ]
         return TemplateResponse(request, "console/userpoint_detail.html", context)
 
     @staticmethod
-    def _activity_row(activity: Activity, *, masked: bool) -> dict[str, Any]:
-        document = activity.document if isinstance(activity.document, dict) else {}
+    def _activity_row(activity: Activity, viewer: Viewer) -> dict[str, Any]:
+        shown = viewer.value(activity.document, activity.datamart_id)
+        document = shown if isinstance(shown, dict) else {}
         raw_events = document.get("$events")
         events: list[Any] = raw_events if isinstance(raw_events, list) else []
         return {
@@ -410,11 +467,11 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
                     "time": ms_to_datetime(e.get("$ts"))
                     if isinstance(e, dict) and isinstance(e.get("$ts"), int)
                     else None,
-                    "table": kv_table(e.get("$properties", {}) if isinstance(e, dict) else e, masked=masked),
+                    "table": kv_table(e.get("$properties", {}) if isinstance(e, dict) else e),
                 }
                 for e in events
             ],
-            "document": kv_table(document, masked=masked),
+            "document": kv_table(document),
         }
 
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -422,6 +479,9 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
             raise PermissionDenied
         point = self._point(request, object_id)
         document = user_point_export(datamart_id=point.datamart_id, user_point_id=point.id)
+        access_log_record(
+            request=request, event=AccessEvent.EXPORT, datamart_ids=[point.datamart_id], user_point_id=point.id
+        )
         response = HttpResponse(
             json.dumps(document, indent=2, default=str, ensure_ascii=False), content_type="application/json"
         )
@@ -449,17 +509,25 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
             self.message_user(request, "Choose a processing of this datamart and accepted or refused.", messages.ERROR)
         else:
             now = timezone.now()
-            choice_apply(
-                datamart_id=point.datamart_id,
-                user_point_id=point.id,
-                processing_id=processing.pk,
-                choice_ts=int(now.timestamp() * 1000),
-                acceptance_value=value == "true",
-                custom_fields={},
-                source=Source.CONSOLE,
-                source_ref=f"console:{request.user.get_username()}",
-                now=now,
-            )
+            with transaction.atomic():
+                choice_apply(
+                    datamart_id=point.datamart_id,
+                    user_point_id=point.id,
+                    processing_id=processing.pk,
+                    choice_ts=int(now.timestamp() * 1000),
+                    acceptance_value=value == "true",
+                    custom_fields={},
+                    source=Source.CONSOLE,
+                    source_ref=f"console:{request.user.get_username()}",
+                    now=now,
+                )
+                access_log_record(
+                    request=request,
+                    event=AccessEvent.RECORD_CHOICE,
+                    datamart_ids=[point.datamart_id],
+                    user_point_id=point.id,
+                    query=f"processing {processing.pk}: {'accepted' if value == 'true' else 'refused'}",
+                )
             self.message_user(request, f"Choice recorded for {processing.name}.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:userpoints_userpoint_change", args=[point.id]) + "#consent")
 
@@ -470,6 +538,9 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
         if request.method == "POST":
             record = user_point_erase(
                 datamart_id=point.datamart_id, user_point_id=point.id, actor=f"console:{request.user.get_username()}"
+            )
+            access_log_record(
+                request=request, event=AccessEvent.ERASURE, datamart_ids=[point.datamart_id], user_point_id=point.id
             )
             self.message_user(request, f"User point {record.user_point_id} was erased.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:userpoints_erasurerecord_changelist"))
@@ -495,20 +566,13 @@ class UserIdentifierAdmin(ReadOnlyTenantAdmin):
     list_filter = (DatamartFilter, "type", CompartmentFilter, ("creation_ts", DateRangeFilter))
     ordering = ("-id",)  # newest first through the primary key: creation_ts has no index here
     sortable_by = ("id",)
-    exclude = ("email",)
-    readonly_fields = ("shown",)
+    # The raw key, account, hash, address and agent id columns are shown only through `shown`, masked as needed.
+    fields = ("type", "shown", "user_point_link", "compartment", "creation_ts", "last_activity_ts")
+    readonly_fields = fields
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        self._masked = emails_masked(request)
-        return super().changelist_view(request, extra_context)
-
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
-        self._masked = emails_masked(request)
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    @admin.display(description="identifier")
-    def shown(self, obj: UserIdentifier) -> str:
-        return identifier_text(obj, masked=getattr(self, "_masked", True))
+    @viewer_display("identifier")
+    def shown(self, obj: UserIdentifier, viewer: Viewer) -> str:
+        return identifier_text(obj, viewer)
 
     @admin.display(description="user point")
     def user_point_link(self, obj: UserIdentifier) -> SafeString:
@@ -516,28 +580,28 @@ class UserIdentifierAdmin(ReadOnlyTenantAdmin):
 
 
 class JsonTableMixin:
-    """Renders a JSON field of the detail page as a key/value table, masked for marketers."""
+    """Renders a JSON field of the detail page as a key/value table, as the viewer may see it."""
 
     json_field = ""
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
-        self._masked = emails_masked(request)
-        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
-
-    @admin.display(description="content")
-    def json_table(self, obj: Any) -> SafeString:
-        return kv_table(getattr(obj, self.json_field), masked=getattr(self, "_masked", True))
+    @viewer_display("content")
+    def json_table(self, obj: Any, viewer: Viewer) -> SafeString:
+        return kv_table(viewer.value(getattr(obj, self.json_field), obj.datamart_id))
 
 
 @admin.register(Profile)
 class ProfileAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
     json_field = "properties"
-    list_display = ("id", "user_point_link", "compartment_id", "user_account_id", "creation_ts", "last_modified_ts")
+    list_display = ("id", "user_point_link", "compartment_id", "account", "creation_ts", "last_modified_ts")
     list_filter = (DatamartFilter, CompartmentFilter, ("last_modified_ts", DateRangeFilter))
     ordering = ("-id",)  # newest first through the primary key: last_modified_ts has no index
     sortable_by = ("id",)
-    fields = ("user_point", "compartment", "user_account_id", "creation_ts", "last_modified_ts", "json_table")
+    fields = ("user_point", "compartment", "account", "creation_ts", "last_modified_ts", "json_table")
     readonly_fields = fields
+
+    @viewer_display("user account id")
+    def account(self, obj: Profile, viewer: Viewer) -> str:
+        return viewer.text(obj.user_account_id, obj.datamart_id) if obj.user_account_id else "(anonymous profile)"
 
     @admin.display(description="user point")
     def user_point_link(self, obj: Profile) -> SafeString:
@@ -570,10 +634,24 @@ class ChoiceAdmin(ReadOnlyTenantAdmin):
     list_filter = (DatamartFilter, ProcessingFilter, AcceptanceFilter, ("last_modified_ts", DateRangeFilter))
     ordering = ("-id",)  # newest first through the primary key: last_modified_ts has no index
     sortable_by = ("id",)
+    fields = (
+        "user_point_link",
+        "processing",
+        "acceptance_value",
+        "choice_time",
+        "custom_fields_table",
+        "creation_ts",
+        "last_modified_ts",
+    )
+    readonly_fields = fields
 
     @admin.display(description="$choice_ts")
     def choice_time(self, obj: Choice) -> Any:
         return ms_to_datetime(obj.choice_ts)
+
+    @viewer_display("custom fields")
+    def custom_fields_table(self, obj: Choice, viewer: Viewer) -> SafeString:
+        return kv_table(viewer.value(obj.custom_fields, obj.datamart_id))
 
     @admin.display(description="user point")
     def user_point_link(self, obj: Choice) -> SafeString:
@@ -619,10 +697,16 @@ class ChoiceChangeLogEntryAdmin(ReadOnlyTenantAdmin):
 
 @admin.register(UserPointMerge)
 class UserPointMergeAdmin(ReadOnlyTenantAdmin):
-    list_display = ("merged_user_point_id", "survivor_link", "merged_at", "trigger_source", "trigger_ref")
+    list_display = ("merged_user_point_id", "survivor_link", "merged_at", "trigger_source", "trigger")
     list_filter = (DatamartFilter, ("merged_at", DateRangeFilter))
     ordering = ("-id",)
     sortable_by = ("id",)
+    fields = ("merged_user_point_id", "survivor_link", "merged_creation_ts", "merged_at", "trigger_source", "trigger")
+    readonly_fields = fields
+
+    @viewer_display("triggered by")
+    def trigger(self, obj: UserPointMerge, viewer: Viewer) -> str:
+        return viewer.text(obj.trigger_ref, obj.datamart_id)
 
     @admin.display(description="survivor")
     def survivor_link(self, obj: UserPointMerge) -> SafeString:
@@ -632,12 +716,16 @@ class UserPointMergeAdmin(ReadOnlyTenantAdmin):
 @admin.register(HyperPointRefusal)
 class HyperPointRefusalAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
     json_field = "refused_identifiers"
-    list_display = ("id", "user_point_link", "reason", "trigger_ref", "created_at")
+    list_display = ("id", "user_point_link", "reason", "trigger", "created_at")
     list_filter = (DatamartFilter, ("created_at", DateRangeFilter))
     ordering = ("-id",)
     sortable_by = ("id",)
-    fields = ("user_point", "reason", "other_user_point_ids", "trigger_ref", "created_at", "json_table")
+    fields = ("user_point", "reason", "other_user_point_ids", "trigger", "created_at", "json_table")
     readonly_fields = fields
+
+    @viewer_display("triggered by")
+    def trigger(self, obj: HyperPointRefusal, viewer: Viewer) -> str:
+        return viewer.text(obj.trigger_ref, obj.datamart_id)
 
     @admin.display(description="user point")
     def user_point_link(self, obj: HyperPointRefusal) -> SafeString:
@@ -688,7 +776,53 @@ class ErasureRecordAdmin(ReadOnlyTenantAdmin):
     sortable_by = ("erased_at",)
 
 
+@admin.register(AccessAttempt)
+class SignInLockoutAdmin(SuperuserOnlyAdmin):
+    """Failed sign-ins counted by django-axes; a superuser unlocks a username by deleting its row."""
+
+    list_display = ("username", "failures_since_start", "attempt_time", "ip_address")
+    search_fields = ("username",)
+    ordering = ("-attempt_time",)
+    readonly_fields = ("username", "failures_since_start", "attempt_time", "ip_address", "user_agent", "path_info")
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(DatamartAccess)
 class DatamartAccessAdmin(SuperuserOnlyAdmin):
     list_display = ("user", "datamart")
     list_select_related = ("user", "datamart")
+
+
+@admin.register(AccessLogEntry)
+class AccessLogEntryAdmin(ReadOnlyTenantAdmin):
+    """The access log: read-only for everyone (the database refuses changes too); privacy officers and
+    administrators read it, marketers cannot (no view permission)."""
+
+    logs_access = False  # reading the log is not an access to a person's data
+    list_display = ("at", "username", "event", "datamart_id", "point", "query", "ip")
+    list_filter = (DatamartFilter, AccessUserFilter, "event", ("at", DateRangeFilter))
+    search_fields = ("username",)
+    search_help_text = "A user point id (its entries), or a username."
+    ordering = ("-at", "-id")
+    sortable_by = ("at",)
+    fields = ("at", "username", "user_id", "event", "datamart", "point", "query", "ip", "path")
+    readonly_fields = fields
+
+    @admin.display(description="user point")
+    def point(self, obj: AccessLogEntry) -> SafeString | str:
+        return point_link(obj.user_point_id) if obj.user_point_id else "-"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(user_point_id=uuid.UUID(term)), False
+        except ValueError:
+            return queryset.filter(username=term), False

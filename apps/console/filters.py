@@ -7,13 +7,14 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import Exists, OuterRef, QuerySet
+from django.contrib.auth.models import User
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.activities.mics import ACTIVITY_TYPES
 from apps.choices.models import Choice
-from apps.console.tenancy import restrict, visible_datamarts
+from apps.console.tenancy import restrict, visible_datamart_ids, visible_datamarts
 from apps.datamarts.models import Compartment, Processing
 from apps.userpoints.identifiers import USER_ACCOUNT
 from apps.userpoints.models import UserIdentifier
@@ -177,3 +178,22 @@ class ActivityTypeFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         return queryset.filter(type=value) if value else queryset
+
+
+class AccessUserFilter(admin.SimpleListFilter):
+    """Access-log entries of one console user: those who may see the viewer's datamarts, and superusers."""
+
+    title = "user"
+    parameter_name = "username"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        ids = visible_datamart_ids(request.user)
+        users = User.objects.filter(is_staff=True)
+        if ids is not None:
+            users = users.filter(Q(is_superuser=True) | Q(datamart_accesses__datamart_id__in=ids))
+        names = sorted(set(users.values_list("username", flat=True)))
+        return [(name, name) for name in names]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(username=value) if value else queryset

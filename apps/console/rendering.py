@@ -1,4 +1,5 @@
-"""HTML pieces for the console pages: readable key/value tables of JSON-like values, masked when needed."""
+"""HTML pieces for the console pages: readable key/value tables of JSON-like values. Values are masked before they
+get here (apps.console.viewer), so this module renders and escapes only."""
 
 from __future__ import annotations
 
@@ -8,13 +9,9 @@ from typing import Any
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from apps.console.masking import mask_text, mask_value
 
-
-def kv_table(value: Any, *, masked: bool = False) -> SafeString:
+def kv_table(value: Any) -> SafeString:
     """A dict as a two-column table, nested dicts and lists as nested tables; every text escaped."""
-    if masked:
-        value = mask_value(value)
     return _render(value)
 
 
@@ -40,9 +37,3 @@ def ms_to_datetime(ms: int | None) -> datetime | None:
     if ms is None:
         return None
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-def email_display(address: str | None, *, masked: bool) -> str:
-    if not address:
-        return ""
-    return mask_text(address) if masked else address

@@ -33,6 +33,7 @@ _PRIVACY = [
     "console.erase_userpoint",
     "console.view_consent_report",
     "console.record_choice",
+    "console.view_accesslogentry",
 ]
 # Configuration. No delete permission on purpose: keys are revoked, never deleted, and removing a datamart,
 # compartment or processing would take consent records with it.

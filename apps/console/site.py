@@ -76,6 +76,7 @@ class ConsoleSite(admin.AdminSite):
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)
         context["can_view_consent_report"] = request.user.has_perm("console.view_consent_report")
+        context["can_view_access_log"] = request.user.has_perm("console.view_accesslogentry")
         return context
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:

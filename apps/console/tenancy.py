@@ -7,15 +7,20 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.console.models import DatamartAccess
+from apps.console.columns import viewer_columns_bind
+from apps.console.models import AccessEvent, DatamartAccess
 from apps.console.paginator import NoCountPaginator
+from apps.console.services import access_log_record
+from apps.console.viewer import Viewer, viewer_build
 from apps.datamarts.models import Compartment, Datamart, Processing
 
 _CACHE_ATTR = "_console_datamart_ids"
+_VIEWER_ATTR = "_console_viewer"
 
 
 def visible_datamart_ids(user: Any) -> frozenset[int] | None:
@@ -29,6 +34,31 @@ def visible_datamart_ids(user: Any) -> frozenset[int] | None:
         cached = frozenset(DatamartAccess.objects.filter(user=user).values_list("datamart_id", flat=True))
         setattr(user, _CACHE_ATTR, cached)  # one query per request: request.user lives for one request
     return cached
+
+
+def request_viewer(request: HttpRequest) -> Viewer:
+    """What this request's user may see, built once per request and kept on the request (which serves one request
+    only), never on a ModelAdmin."""
+    viewer = getattr(request, _VIEWER_ATTR, None)
+    if viewer is None:
+        viewer = viewer_build(request.user, visible_datamart_ids(request.user))
+        setattr(request, _VIEWER_ATTR, viewer)
+    return viewer
+
+
+def search_scope(request: HttpRequest) -> list[int | None]:
+    """The datamarts a console search covers: the one the list is filtered on, else every one the user may see
+    (None: all of them, for a superuser)."""
+    ids = visible_datamart_ids(request.user)
+    chosen = request.GET.get("datamart", "")
+    if chosen.isascii() and chosen.isdigit() and len(chosen) < 19:
+        if ids is None and Datamart.objects.filter(pk=int(chosen)).exists():
+            return [int(chosen)]
+        if ids is not None and int(chosen) in ids:
+            return [int(chosen)]
+    if ids is None:
+        return [None]
+    return list(sorted(ids))
 
 
 def restrict(queryset: QuerySet[Any], user: Any, path: str) -> QuerySet[Any]:
@@ -52,6 +82,8 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     no facets), and no "show all"."""
 
     datamart_path = "datamart"
+    # Searches, and openings of a record that belongs to a user point, go to the access log (spec 8).
+    logs_access = True
     show_full_result_count = False
     show_facets = ShowFacets.NEVER
     list_per_page = 50
@@ -59,6 +91,42 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return restrict(super().get_queryset(request), request.user, self.datamart_path)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        term = request.GET.get(SEARCH_VAR, "").strip()
+        if term and self.logs_access:
+            access_log_record(
+                request=request,
+                event=AccessEvent.SEARCH,
+                datamart_ids=search_scope(request),
+                query=f"{self.opts.verbose_name_plural}: {term}",
+            )
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        record = context.get("original")
+        point_id = getattr(record, "user_point_id", None)
+        if self.logs_access and response.status_code == 200 and record is not None and point_id is not None:
+            access_log_record(
+                request=request,
+                event=AccessEvent.VIEW_RECORD,
+                datamart_ids=[record.datamart_id],
+                user_point_id=point_id,
+                query=f"{self.opts.verbose_name} {record.pk}",
+            )
+        return response
+
+    # Columns and read-only fields that depend on the viewer (apps.console.columns) are bound per request here.
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return viewer_columns_bind(self, super().get_list_display(request), lambda: request_viewer(request))
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return viewer_columns_bind(self, super().get_fields(request, obj), lambda: request_viewer(request))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return viewer_columns_bind(self, super().get_readonly_fields(request, obj), lambda: request_viewer(request))
 
     def get_paginator(
         self,

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from apps.datamarts.personal import default_personal_properties
+
 
 class LegalBasis(models.TextChoices):
     CONSENT = "CONSENT"
@@ -21,6 +23,11 @@ class Scope(models.TextChoices):
 class Datamart(models.Model):
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    personal_properties = models.JSONField(
+        default=default_personal_properties,
+        blank=True,
+        help_text="Property names whose values are masked for marketers, at any depth of profiles and activities.",
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.pk})"

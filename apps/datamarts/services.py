@@ -19,9 +19,15 @@ def api_key_hash(raw_key: str) -> str:
 
 
 @transaction.atomic
-def datamart_create(*, name: str, default_compartment_name: str = "Default") -> Datamart:
-    """Creates a datamart together with its one default compartment."""
-    datamart = Datamart.objects.create(name=name)
+def datamart_create(
+    *, name: str, default_compartment_name: str = "Default", personal_properties: list[str] | None = None
+) -> Datamart:
+    """Creates a datamart together with its one default compartment. `personal_properties` (the names masked for
+    marketers) defaults to spec 8's list."""
+    datamart = Datamart(name=name)
+    if personal_properties is not None:
+        datamart.personal_properties = personal_properties
+    datamart.save()
     Compartment.objects.create(datamart=datamart, name=default_compartment_name, is_default=True)
     return datamart
 

@@ -26,4 +26,5 @@ class Profile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"profile {self.compartment_id}/{self.user_account_id or 'anonymous'} of {self.user_point_id}"
+        # Shown in page titles and breadcrumbs to every console role: no account id (it may be an address).
+        return f"profile {self.pk} of {self.user_point_id}"

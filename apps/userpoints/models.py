@@ -46,7 +46,8 @@ class UserIdentifier(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.type} {self.key}"
+        # Shown in page titles and breadcrumbs to every console role: no key (an account id may be an address).
+        return f"{self.type} identifier {self.pk}"
 
 
 class UserPointMerge(models.Model):

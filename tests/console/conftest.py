@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.management import call_command
+from django.test import Client
 
 from apps.datamarts.models import Processing
 from apps.datamarts.services import processing_create
@@ -23,6 +24,15 @@ EMAIL = "John.Doe@Example.com "  # as a person would type it: the pipeline trims
 def _fresh_dashboard_cache():
     # The dashboard caches its figures per datamart id for a minute; tests must not see another test's.
     cache.clear()
+
+
+def sign_in(username: str, password: str = PASSWORD) -> Client:
+    """A client signed in through the console's own sign-in form, as a person does (and as the lockout counts)."""
+    client = Client()
+    response = client.post("/admin/login/", {"username": username, "password": password, "next": "/admin/"})
+    assert response.status_code == 302, (username, response.status_code)
+    assert response["Location"] == "/admin/"
+    return client
 
 
 def console_user(username: str, role: str, *datamart_ids: int) -> User:

@@ -12,15 +12,13 @@ from apps.choices.models import ChoiceChangeLogEntry
 from apps.datamarts.models import ApiKey
 from apps.datamarts.services import api_key_hash
 from apps.userpoints.models import ErasureRecord, UserPoint
-from tests.console.conftest import PASSWORD, make_person
+from tests.console.conftest import PASSWORD, make_person, sign_in
 
 pytestmark = pytest.mark.django_db
 
 
 def login(user: User) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
+    return sign_in(user.username)
 
 
 @pytest.fixture
@@ -82,14 +80,19 @@ def test_user_point_page_shows_by_role(world, people):
     assert 'id="erase-link"' in officer_page
     assert 'id="export-link"' in officer_page
     # The marketer sees the person masked, the consent state, and no history, erasure or export.
-    assert "j***@example.com" in marketer_page
+    assert "j•••e@e•••.com#" in marketer_page
     assert "john.doe@example.com" not in marketer_page.lower()
     assert 'class="consent-row"' in marketer_page
     assert 'id="consent-history"' not in marketer_page
     assert "erase-link" not in marketer_page
     assert "export-link" not in marketer_page
-    # Profiles as key/value tables, nested values as nested tables.
-    assert "<th>city</th><td>Lyon</td>" in marketer_page
+    # Profiles as key/value tables, nested values as nested tables; the datamart's personal properties (here
+    # `first_name` and the whole `address`) masked for the marketer only.
+    assert "<th>city</th><td>Lyon</td>" in officer_page
+    assert "<th>first_name</th><td>John</td>" in officer_page
+    assert "<th>city</th><td>•••</td>" in marketer_page
+    assert "<th>first_name</th><td>•••</td>" in marketer_page
+    assert "<th>tags</th>" in marketer_page
 
 
 def test_another_datamart_is_invisible_everywhere(world, people):

@@ -16,15 +16,13 @@ from apps.choices.services import choice_apply
 from apps.userpoints.identifiers import account_identifier, agent_identifier, email_hash, email_identifier
 from apps.userpoints.models import UserPoint
 from apps.userpoints.services import identity_resolve
-from tests.console.conftest import PASSWORD, make_person
+from tests.console.conftest import make_person, sign_in
 
 pytestmark = pytest.mark.django_db
 
 
 def login(user) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
+    return sign_in(user.username)
 
 
 def listed(client: Client, **params) -> set[str]:
