@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served by us: /v1/docs works offline
     "axes",  # sign-in lockout
+    "corsheaders",  # CORS of the read/write API (the ingestion routes: apps.core.cors)
     "apps.core",
     "apps.datamarts",
     "apps.userpoints",
@@ -62,6 +63,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer of an ingestion route carries its CORS headers, a 500 included (spec 5).
+    "apps.core.cors.IngestionCorsMiddleware",
+    # The read/write API's CORS, only for API_CORS_ALLOWED_ORIGINS (see below).
+    "corsheaders.middleware.CorsMiddleware",
     "apps.core.middleware.DialectErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -75,6 +80,14 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out sign-in into its answer.
     "axes.middleware.AxesMiddleware",
 ]
+
+# --- CORS (spec 5) ----------------------------------------------------------------------------------------------
+# Ingestion routes accept any origin a datamart allows (apps.core.cors). The UserPoint and configuration API takes
+# read and write keys, which do not belong in a web page: no CORS headers there unless an origin is listed here.
+CORS_ALLOWED_ORIGINS = env.list("API_CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/v1/datamarts/\d+(?:/(?!user_activities$).*)?$"
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "x-api-key")
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 # --- Console sign-in and page security (spec 8) ----------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -10,17 +10,21 @@ from apps.activities.inbox import inbox_accept
 from apps.activities.mics import ActivityInvalid, Compartments, translate_activity
 from apps.activities.models import Source
 from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes, is_json_content_type, json_loads
+from apps.core.cors import ingestion_route, origin_refusal
 from apps.core.errors import ApiError, FieldError, mics_ok
 from apps.datamarts.auth import authenticate
 from apps.datamarts.models import Scope
 from apps.datamarts.selectors import compartments_of
 
 
+@ingestion_route("POST")
 @csrf_exempt
 def user_activities_post(request: HttpRequest, datamart_id: str) -> JsonResponse:
     if request.method != "POST":
         raise ApiError(405, f"Method {request.method} not allowed; use POST")
     api_key = authenticate(request, datamart_id=datamart_id, scope=Scope.INGEST)
+    if refusal := origin_refusal(request, api_key.datamart.allowed_origins):
+        raise ApiError(403, refusal, "FORBIDDEN")
     if not is_json_content_type(request):
         raise ApiError(415, "The body must be application/json")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from axes.models import AccessAttempt
@@ -52,6 +53,7 @@ from apps.console.tenancy import (
     visible_datamart_ids,
 )
 from apps.console.viewer import Viewer
+from apps.core.cors import origins_normalise
 from apps.datamarts.models import ApiKey, Compartment, Datamart, Processing, Scope
 from apps.datamarts.services import (
     api_key_create,
@@ -120,10 +122,14 @@ def _grant_creator(request: HttpRequest, datamart: Datamart) -> None:
         DatamartAccess.objects.get_or_create(user_id=request.user.pk, datamart=datamart)
 
 
-class PersonalPropertiesField(forms.CharField):
-    """The datamart's personal property names, one per line (or separated by commas)."""
+class LineListField(forms.CharField):
+    """A list of strings edited one per line (or separated by commas); `normalise` checks and rewrites the list."""
 
     widget = forms.Textarea(attrs={"rows": 8, "cols": 40})
+
+    def __init__(self, *, normalise: Callable[[list[str]], list[str]] | None = None, **kwargs: Any) -> None:
+        self.normalise = normalise
+        super().__init__(**kwargs)
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -137,19 +143,30 @@ class PersonalPropertiesField(forms.CharField):
             name = part.strip()
             if name and name not in names:
                 names.append(name)
-        return names
+        if self.normalise is None:
+            return names
+        try:
+            return self.normalise(names)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 class DatamartForm(forms.ModelForm):  # type: ignore[type-arg]
-    personal_properties = PersonalPropertiesField(
+    personal_properties = LineListField(
         required=False,
         help_text="Property names whose values marketers see masked, at any depth of profiles and activities. "
         "E-mail addresses, phone identifiers and IP addresses are masked wherever they appear, whatever this list.",
     )
+    allowed_origins = LineListField(
+        required=False,
+        normalise=origins_normalise,
+        help_text="Web origins whose pages may send to the ingestion routes (https://www.example.com, one per "
+        "line); empty: any origin. Requests from servers (without an Origin header) are never refused.",
+    )
 
     class Meta:
         model = Datamart
-        fields = ("name", "personal_properties")
+        fields = ("name", "personal_properties", "allowed_origins")
 
 
 @admin.register(Datamart)
@@ -158,14 +175,16 @@ class DatamartAdmin(TenantAdmin):
     form = DatamartForm
     list_display = ("id", "name", "created_at")
     search_fields = ("name",)
-    fields = ("name", "personal_properties")
+    fields = ("name", "personal_properties", "allowed_origins")
     ordering = ("pk",)
 
     def save_model(self, request: HttpRequest, obj: Datamart, form: Any, change: bool) -> None:
         if change:
-            obj.save(update_fields=["name", "personal_properties"])
+            obj.save(update_fields=["name", "personal_properties", "allowed_origins"])
             return
-        created = datamart_create(name=obj.name, personal_properties=obj.personal_properties)
+        created = datamart_create(
+            name=obj.name, personal_properties=obj.personal_properties, allowed_origins=obj.allowed_origins
+        )
         obj.pk, obj.created_at = created.pk, created.created_at
         _grant_creator(request, created)
 

@@ -15,7 +15,7 @@ logger = logging.getLogger("trackingconsole.api")
 
 MICS_PREFIX = "/v1/datamarts/"
 # Where clients are programs: an unexpected error is answered in JSON with an error id, not an HTML page.
-API_PREFIXES = ("/v1/", "/users/", "/api/")
+API_PREFIXES = ("/v1/", "/users/", "/api/", "/beacon/")
 
 
 class DialectErrorMiddleware:
@@ -24,14 +24,26 @@ class DialectErrorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if (
-            request.path.startswith(MICS_PREFIX)
-            and response.status_code in (404, 405)
-            and not response.get("Content-Type", "").startswith("application/json")
-        ):
+        if response.status_code not in (404, 405) or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if request.path.startswith(MICS_PREFIX):
             if response.status_code == 404:
                 return mics_error_response(ApiError(404, "Resource Not Found"))
             return mics_error_response(ApiError(405, f"Method {request.method} not allowed"))
+        if response.status_code == 404 and request.path.startswith(API_PREFIXES):
+            # A client library posting to a route we do not have reads a JSON error, never an HTML page. Under
+            # /v1/ in the Segment format (its libraries read `code` and `message`).
+            message = f"No route {request.path[:200]}"
+            if request.path.startswith("/v1/"):
+                body = {
+                    "Error": "Not Found",
+                    "Message": message,
+                    "Details": "",
+                    "code": "not_found",
+                    "message": message,
+                }
+                return JsonResponse(body, status=404)
+            return JsonResponse({"success": False, "message": message}, status=404)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

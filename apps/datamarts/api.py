@@ -20,6 +20,7 @@ def datamart_render(datamart: Datamart) -> dict[str, Any]:
         "name": datamart.name,
         "default_compartment_id": str(default.pk) if default else None,
         "creation_ts": int(datamart.created_at.timestamp() * 1000),
+        "allowed_origins": list(datamart.allowed_origins),
     }
 
 

@@ -28,6 +28,12 @@ class Datamart(models.Model):
         blank=True,
         help_text="Property names whose values are masked for marketers, at any depth of profiles and activities.",
     )
+    allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Web origins (https://www.example.com) whose pages may send to the ingestion routes; "
+        "empty: any origin. Requests without an Origin (from servers) are not affected.",
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.pk})"

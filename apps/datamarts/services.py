@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.cors import origins_normalise
 from apps.datamarts.models import ApiKey, Compartment, Datamart, LegalBasis, Processing, Scope
 
 KEY_PREFIX = "tck_"
@@ -20,11 +21,16 @@ def api_key_hash(raw_key: str) -> str:
 
 @transaction.atomic
 def datamart_create(
-    *, name: str, default_compartment_name: str = "Default", personal_properties: list[str] | None = None
+    *,
+    name: str,
+    default_compartment_name: str = "Default",
+    personal_properties: list[str] | None = None,
+    allowed_origins: list[str] | None = None,
 ) -> Datamart:
     """Creates a datamart together with its one default compartment. `personal_properties` (the names masked for
-    marketers) defaults to spec 8's list."""
-    datamart = Datamart(name=name)
+    marketers) defaults to spec 8's list; `allowed_origins` (normalised here; ValueError for one that is not an
+    origin) to none, which lets every origin send."""
+    datamart = Datamart(name=name, allowed_origins=origins_normalise(allowed_origins or []))
     if personal_properties is not None:
         datamart.personal_properties = personal_properties
     datamart.save()
@@ -74,3 +80,19 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
     return api_key
+
+
+def datamart_configure(
+    *, datamart: Datamart, allowed_origins: list[str] | None = None, personal_properties: list[str] | None = None
+) -> Datamart:
+    """Changes what is given (None: left as it is); origins are normalised (ValueError for one that is not)."""
+    fields = []
+    if allowed_origins is not None:
+        datamart.allowed_origins = origins_normalise(allowed_origins)
+        fields.append("allowed_origins")
+    if personal_properties is not None:
+        datamart.personal_properties = [p.strip() for p in personal_properties if p.strip()]
+        fields.append("personal_properties")
+    if fields:
+        datamart.save(update_fields=fields)
+    return datamart

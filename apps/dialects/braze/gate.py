@@ -11,6 +11,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes, is_json_content_type, json_loads
+from apps.core.cors import origin_refusal
 from apps.datamarts.keys import key_from_headers
 from apps.datamarts.models import ApiKey, Scope
 from apps.datamarts.selectors import api_key_get_active
@@ -71,6 +72,8 @@ def request_gate(
         gate.refusal = Refusal(401, "Invalid API key")
     elif not api_key.has_scope(Scope.INGEST):
         gate.refusal = Refusal(403, "This API key lacks the 'ingest' scope")
+    elif origin_problem := origin_refusal(request, api_key.datamart.allowed_origins):
+        gate.refusal = Refusal(403, origin_problem)
     else:
         gate.refusal = body_refusal
     return gate

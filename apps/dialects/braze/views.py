@@ -9,6 +9,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.activities.models import Source
+from apps.core.cors import ingestion_route
 from apps.dialects.braze.gate import request_gate
 from apps.dialects.braze.services import key_compartment_id, payloads_accept
 from apps.dialects.braze.translate import BrazeFatal, Item, translate_track
@@ -28,6 +29,7 @@ def _known(datamart_id: int, items: list[Item]) -> set[int]:
     return {id(item) for item in wanted if any(i.identity in owners for i in item.identifiers)}
 
 
+@ingestion_route("POST")
 @csrf_exempt
 def users_track(request: HttpRequest) -> JsonResponse:
     gate = request_gate(

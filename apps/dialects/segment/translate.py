@@ -141,12 +141,16 @@ def _email(traits: Mapping[str, Any] | None) -> Identifier | None:
 
 
 def _timestamps(message: dict[str, Any], received_at: datetime, batch_sent_at: Any) -> datetime:
-    """Sets `receivedAt`, `originalTimestamp` and the skew-corrected `timestamp`; returns the corrected time."""
+    """Sets `receivedAt`, `originalTimestamp` and the skew-corrected `timestamp`; returns the corrected time.
+    The message's own time is `timestamp`, else `originalTimestamp` (what RudderStack's libraries send, spec 5)."""
     raw_ts = message.get("timestamp")
+    if raw_ts is None:
+        raw_ts = message.get("originalTimestamp")
     raw_sent = message.get("sentAt")
     if raw_sent is None:
         raw_sent = batch_sent_at
-    original = parse_timestamp(raw_ts, "timestamp") if raw_ts is not None else None
+    ts_field = "timestamp" if message.get("timestamp") is not None else "originalTimestamp"
+    original = parse_timestamp(raw_ts, ts_field) if raw_ts is not None else None
     sent = parse_timestamp(raw_sent, "sentAt") if raw_sent is not None else None
     if original is not None and sent is not None:
         # The client's clock is off by (sentAt - receivedAt); the event happened that much before the receipt.
@@ -301,8 +305,9 @@ def translate_batch(
 ) -> BatchResult:
     """Each message of a `{"batch": [...]}` body translated, or listed as an error (spec 2, batch).
 
-    Raises MessageInvalid when the body is not a batch, BatchTooLarge above 2,500 messages and MessageTooLarge
-    for a message over 15 KB (the whole request is refused: spec 2, "over a limit: 413").
+    Raises MessageInvalid when the body is not a batch and BatchTooLarge above 2,500 messages. A message over
+    15 KB is one error of the batch, its neighbours are accepted (spec 5: a library must not lose a whole batch
+    for one large event).
     """
     if not isinstance(body, dict):
         raise MessageInvalid("the body must be a JSON object with a `batch` list")
@@ -312,11 +317,12 @@ def translate_batch(
     if len(messages) > BATCH_MAX_MESSAGES:
         raise BatchTooLarge(f"batch: {len(messages)} messages; the limit is {BATCH_MAX_MESSAGES}")
     # A message cannot be larger than the body that holds it, so small bodies skip the per-message measure.
+    oversized: dict[int, MessageTooLarge] = {}
     if body_size > MESSAGE_MAX_BYTES:
         for index, message in enumerate(messages):
             size = message_size(message)
             if size > MESSAGE_MAX_BYTES:
-                raise MessageTooLarge(size, f"batch[{index}]")
+                oversized[index] = MessageTooLarge(size, f"batch[{index}]")
     context = body.get("context")
     integrations = body.get("integrations")
     accepted: list[Translated] = []
@@ -328,6 +334,9 @@ def translate_batch(
     if check_strings and (problem := unstorable([context, integrations, body.get("sentAt")])):
         raise MessageInvalid(problem)
     for index, message in enumerate(messages):
+        if index in oversized:
+            errors.append(str(oversized[index]))
+            continue
         try:
             accepted.append(
                 translate_message(

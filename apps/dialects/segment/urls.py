@@ -17,6 +17,8 @@ urlpatterns: list[URLPattern] = [
     re_path(r"^v1/(?:batch|b|import)$", views.batch),
     re_path(r"^v1/(?:webhook|w)$", views.webhook),
     re_path(r"^v1/pixel/(?P<call>identify|track|page|screen|group|alias)$", views.pixel),
+    re_path(r"^beacon/v1/batch$", views.beacon_batch),
+    re_path(r"^v1/m$", views.client_metrics),
 ]
 
 TAG = ["Segment-style tracking (MetaRouter)"]

@@ -24,7 +24,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.activities.inbox import inbox_accept_many
 from apps.activities.models import Source
-from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes, is_json_content_type
+from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes
+from apps.core.cors import ingestion_route, origin_refusal
 from apps.datamarts.keys import key_from_body, key_from_headers
 from apps.datamarts.models import ApiKey, Scope
 from apps.datamarts.selectors import api_key_get_active, compartments_of
@@ -162,8 +163,8 @@ def _parse(raw: bytes) -> Body:
 
 
 def _read_json(request: HttpRequest, *, limit: int) -> Body:
-    if not is_json_content_type(request, also_text_plain=True):
-        raise SegmentError(415, "Unsupported Content-Type", "send application/json or text/plain with a JSON body")
+    # Whatever the Content-Type (spec 5): libraries send application/json, text/plain (browsers, to avoid a
+    # preflight; sendBeacon) and, gzipped, application/x-www-form-urlencoded (rudder-sdk-node). The body decides.
     try:
         raw = body_bytes(request, limit=limit)
     except BodyTooLarge:
@@ -182,6 +183,8 @@ def _api_key(request: HttpRequest, body: Any, *, query_key: bool) -> ApiKey:
         raise SegmentError(400, INVALID_KEY)
     if not api_key.has_scope(Scope.INGEST):
         raise SegmentError(403, "This write key lacks the 'ingest' scope")
+    if refusal := origin_refusal(request, api_key.datamart.allowed_origins):
+        raise SegmentError(403, "Origin not allowed", refusal)
     return api_key
 
 
@@ -246,6 +249,7 @@ def _method(request: HttpRequest, allowed: str) -> None:
         raise SegmentError(405, f"Method {request.method} not allowed; use {allowed}")
 
 
+@ingestion_route("POST")
 @_guarded(_single_error)
 def single(request: HttpRequest, call: str) -> HttpResponse:
     """POST /v1/{identify,track,page,screen,group,alias} and their one-letter forms: one message."""
@@ -258,6 +262,7 @@ def single(request: HttpRequest, call: str) -> HttpResponse:
     return JsonResponse(SUCCESS)
 
 
+@ingestion_route("POST")
 @_guarded(_batch_error)
 def batch(request: HttpRequest) -> HttpResponse:
     """POST /v1/batch, /v1/b, /v1/import: `{"batch": [...], "context": ..., "integrations": ..., "sentAt": ...}`."""
@@ -267,6 +272,27 @@ def batch(request: HttpRequest) -> HttpResponse:
     return _many(api_key, body, timezone.now())
 
 
+@ingestion_route("POST")
+@_guarded(_batch_error)
+def beacon_batch(request: HttpRequest) -> HttpResponse:
+    """POST /beacon/v1/batch?writeKey=: RudderStack's beacon transport (navigator.sendBeacon can set no header,
+    so the key comes in the query), a batch body sent as text/plain."""
+    _method(request, "POST")
+    body = _read_json(request, limit=BATCH_MAX_BYTES)
+    api_key = _api_key(request, body.value, query_key=True)
+    return _many(api_key, body, timezone.now())
+
+
+@ingestion_route("POST")
+@csrf_exempt
+def client_metrics(request: HttpRequest) -> HttpResponse:
+    """POST /v1/m: analytics-next reports its own delivery metrics here; acknowledged, not stored (spec 5)."""
+    if request.method != "POST":
+        return _single_error(SegmentError(405, f"Method {request.method} not allowed; use POST"))
+    return JsonResponse(SUCCESS)
+
+
+@ingestion_route("POST")
 @_guarded(_single_error)
 def webhook(request: HttpRequest) -> HttpResponse:
     """POST /v1/webhook, /v1/w?writeKey=: one Analytics.js message with its `type`, or a batch body."""
@@ -285,6 +311,7 @@ def _gif() -> HttpResponse:
     return response
 
 
+@ingestion_route("GET")
 @csrf_exempt
 def pixel(request: HttpRequest, call: str) -> HttpResponse:
     """GET /v1/pixel/{type}?data=<base64 JSON>: always a 1x1 GIF; a refused message is logged and, when its

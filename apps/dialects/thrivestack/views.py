@@ -12,6 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.activities.models import Source
+from apps.core.cors import ingestion_route
 from apps.dialects.braze.gate import request_gate
 from apps.dialects.braze.services import key_compartment_id, payloads_accept
 from apps.dialects.thrivestack.translate import ThrivestackInvalid, translate
@@ -49,16 +50,19 @@ def _receive(request: HttpRequest, kind: str) -> JsonResponse:
     return answer(200, SUCCESS)
 
 
+@ingestion_route("POST")
 @csrf_exempt
 def track(request: HttpRequest) -> JsonResponse:
     return _receive(request, "track")
 
 
+@ingestion_route("POST")
 @csrf_exempt
 def identify(request: HttpRequest) -> JsonResponse:
     return _receive(request, "identify")
 
 
+@ingestion_route("POST")
 @csrf_exempt
 def group(request: HttpRequest) -> JsonResponse:
     return _receive(request, "group")

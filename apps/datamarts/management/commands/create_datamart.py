@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.datamarts.management.commands._output import emit
 from apps.datamarts.services import datamart_create
@@ -11,10 +11,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True)
+        parser.add_argument(
+            "--allowed-origin",
+            action="append",
+            default=[],
+            dest="allowed_origins",
+            help="a web origin whose pages may send to the ingestion routes (repeatable; none: any origin)",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        datamart = datamart_create(name=options["name"])
+        try:
+            datamart = datamart_create(name=options["name"], allowed_origins=options["allowed_origins"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         default = datamart.compartments.get(is_default=True)
         emit(
             self,
