@@ -7,6 +7,8 @@ import zlib
 from typing import Any
 
 from django.http import HttpRequest
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
 
 from apps.core.jsonsafety import unstorable
 
@@ -74,3 +76,15 @@ def is_json_content_type(request: HttpRequest, *, also_text_plain: bool = False)
     if content_type == "application/json" or content_type.endswith("+json"):
         return True
     return also_text_plain and content_type == "text/plain"
+
+
+class StrictJSONParser(JSONParser):
+    """DRF's JSON parser with the ingestion routes' rules (json_loads): a body the database cannot store (NUL,
+    lone surrogates, NaN) is a 400 on the PUT routes too, never a 500 at write time."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        raw = stream.read() if stream is not None else b""
+        try:
+            return json_loads(raw)
+        except BodyUnreadable as exc:
+            raise ParseError(str(exc)) from None
