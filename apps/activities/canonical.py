@@ -5,7 +5,8 @@
   "activity":        {"type": "SITE_VISIT", "ts": <ms>, "document": {...as received...}} or null,
   "profile_updates": [{"compartment_id": 1, "user_account_id": "u" or null, "properties": {...},
                        "strategy": "PARTIAL_UPDATE", "merge_objects": false}],
-  "choice_updates":  [{"processing_id": "7", "choice_ts": <ms>, "acceptance_value": true, "custom_fields": {}}],
+  "choice_updates":  [{"processing_id": "7", "choice_ts": <ms>, "acceptance_value": true, "custom_fields": {},
+                       "signal": true (optional: a consent signal), "source_ref": "..." (optional)}],
   "errors":          ["what could not be applied, recorded as processing errors"]
 }
 """
@@ -32,11 +33,18 @@ class ProfileUpdate(TypedDict):
     merge_objects: bool
 
 
-class ChoiceUpdate(TypedDict):
+class _ChoiceUpdateRequired(TypedDict):
     processing_id: str
     choice_ts: int
     acceptance_value: bool
     custom_fields: dict[str, Any]
+
+
+class ChoiceUpdate(_ChoiceUpdateRequired, total=False):
+    # A consent signal of an event (spec 6): writes nothing when it would not change the stored value.
+    signal: bool
+    # What the change-log entry names (a Segment messageId); the payload's id when absent.
+    source_ref: str
 
 
 class CanonicalPayload(TypedDict, total=False):

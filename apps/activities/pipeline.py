@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from apps.activities.canonical import CanonicalPayload
 from apps.activities.models import Activity, InboxPayload, InboxStatus, ProcessingError
-from apps.choices.services import choice_apply
+from apps.choices.services import ChoiceWrite, choices_apply_bulk
 from apps.datamarts.models import Processing
 from apps.profiles.services import profile_apply
 from apps.userpoints.identifiers import (
@@ -153,12 +153,18 @@ def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
     _insert_many(Activity, [a for a in (_activity_row(item, now) for item in done) if a is not None])
     _touch_identifiers(done, now)
     # Profile and choice updates, in the order the payloads came, on points locked (or created) above.
-    for item in sorted((i for i in done if i.has_updates), key=lambda i: i.row.received_at):
-        assert item.point_id is not None
+    with_updates = [(i.row, i.point_id) for i in sorted(done, key=lambda i: i.row.received_at) if i.has_updates]
+    for row, point_id in with_updates:
+        assert point_id is not None
         try:
-            _apply_updates(item.row, item.point_id, now)
+            _apply_profile_updates(row, point_id, now)
         except Exception as exc:
-            raise _BulkAbort(f"payload {item.row.id}: {type(exc).__name__}: {exc}") from exc
+            raise _BulkAbort(f"payload {row.id}: {type(exc).__name__}: {exc}") from exc
+    try:
+        # Choices (consent signals on every event included) in a constant number of queries for the batch.
+        _apply_choices_and_errors(with_updates, now)  # type: ignore[arg-type]
+    except Exception as exc:
+        raise _BulkAbort(f"choice updates: {type(exc).__name__}: {exc}") from exc
     _mark_processed(done, now)
     return deferred
 
@@ -353,8 +359,12 @@ def _apply(row: InboxPayload, now: datetime) -> uuid.UUID | None:
 
 def _apply_updates(row: InboxPayload, point_id: uuid.UUID, now: datetime) -> None:
     """A payload's profile and choice updates and its processing errors, once its point is resolved and locked."""
-    payload: CanonicalPayload = row.payload
-    for update in payload.get("profile_updates", []):
+    _apply_profile_updates(row, point_id, now)
+    _apply_choices_and_errors([(row, point_id)], now)
+
+
+def _apply_profile_updates(row: InboxPayload, point_id: uuid.UUID, now: datetime) -> None:
+    for update in row.payload.get("profile_updates", []):
         profile_apply(
             datamart_id=row.datamart_id,
             user_point_id=point_id,
@@ -365,29 +375,51 @@ def _apply_updates(row: InboxPayload, point_id: uuid.UUID, now: datetime) -> Non
             merge_objects=update["merge_objects"],
             now=now,
         )
-    errors = list(payload.get("errors", []))
-    for choice in payload.get("choice_updates", []):
-        processing_id = choice["processing_id"]
-        if not (
-            str(processing_id).isdigit()
-            and Processing.objects.filter(pk=int(processing_id), datamart_id=row.datamart_id).exists()
-        ):
-            errors.append(f"$set_user_choice: processing {processing_id} is not a processing of this datamart")
-            continue
-        choice_apply(
-            datamart_id=row.datamart_id,
-            user_point_id=point_id,
-            processing_id=int(processing_id),
-            choice_ts=choice["choice_ts"],
-            acceptance_value=choice["acceptance_value"],
-            custom_fields=choice["custom_fields"],
-            source=row.source,
-            source_ref=str(row.id),
-            now=now,
+
+
+def _apply_choices_and_errors(rows: list[tuple[InboxPayload, uuid.UUID]], now: datetime) -> None:
+    """The choice updates of these payloads (in this order) and their processing errors. A choice naming a processing
+    that is not one of its datamart's is that choice's error alone (spec 1.3, step 5)."""
+    wanted = {
+        int(c["processing_id"])
+        for row, _ in rows
+        for c in row.payload.get("choice_updates", [])
+        if _is_id(c["processing_id"])
+    }
+    valid = set(Processing.objects.filter(pk__in=wanted).values_list("datamart_id", "pk")) if wanted else set()
+    writes: list[ChoiceWrite] = []
+    errors: list[ProcessingError] = []
+    for row, point_id in rows:
+        messages = list(row.payload.get("errors", []))
+        for choice in row.payload.get("choice_updates", []):
+            processing_id = choice["processing_id"]
+            if not (_is_id(processing_id) and (row.datamart_id, int(processing_id)) in valid):
+                messages.append(f"$set_user_choice: processing {processing_id} is not a processing of this datamart")
+                continue
+            writes.append(
+                ChoiceWrite(
+                    datamart_id=row.datamart_id,
+                    user_point_id=point_id,
+                    processing_id=int(processing_id),
+                    choice_ts=choice["choice_ts"],
+                    acceptance_value=choice["acceptance_value"],
+                    custom_fields=choice["custom_fields"],
+                    source=row.source,
+                    source_ref=choice.get("source_ref") or str(row.id),
+                    signal=bool(choice.get("signal")),
+                )
+            )
+        errors.extend(
+            ProcessingError(datamart_id=row.datamart_id, payload=row, user_point_id=point_id, message=m)
+            for m in messages
         )
-    ProcessingError.objects.bulk_create(
-        [ProcessingError(datamart_id=row.datamart_id, payload=row, user_point_id=point_id, message=e) for e in errors]
-    )
+    choices_apply_bulk(writes=writes, now=now)
+    ProcessingError.objects.bulk_create(errors)
+
+
+def _is_id(value: object) -> bool:
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) < 19
 
 
 def activities_merge(context: MergeContext) -> None:

@@ -18,6 +18,9 @@ class Choice(models.Model):
     choice_ts = models.BigIntegerField(help_text="Epoch milliseconds.")
     acceptance_value = models.BooleanField()
     custom_fields = models.JSONField(default=dict)
+    # Where the write that set the current value came from (ACTIVITY, API, SEGMENT, ..., CONSOLE): the consent
+    # report counts choices by it.
+    source = models.CharField(max_length=16, choices=Source.choices, blank=True, default="")
     creation_ts = models.DateTimeField()
     last_modified_ts = models.DateTimeField()
 

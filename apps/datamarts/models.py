@@ -60,6 +60,16 @@ class Processing(models.Model):
     name = models.CharField(max_length=200)
     legal_basis = models.CharField(max_length=64, choices=LegalBasis.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    consent_categories = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Consent categories of websites' consent managers that decide this processing (Segment's "
+        "categoryPreferences names, OneTrust ids such as C0004 for RudderStack); compared case-insensitively.",
+    )
+    gpc_opt_out = models.BooleanField(
+        default=False,
+        help_text="A request with Global Privacy Control (Sec-GPC: 1) refuses this processing for its user.",
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.pk})"
