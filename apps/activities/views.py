@@ -9,12 +9,13 @@ from django.views.decorators.csrf import csrf_exempt
 from apps.activities.inbox import inbox_accept
 from apps.activities.mics import ActivityInvalid, Compartments, translate_activity
 from apps.activities.models import Source
+from apps.choices.signals import GPC
 from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes, is_json_content_type, json_loads
 from apps.core.cors import ingestion_route, origin_refusal
 from apps.core.errors import ApiError, FieldError, mics_ok
 from apps.datamarts.auth import authenticate
 from apps.datamarts.models import Scope
-from apps.datamarts.selectors import compartments_of
+from apps.datamarts.selectors import compartments_of, request_signals
 
 
 @ingestion_route("POST")
@@ -41,6 +42,11 @@ def user_activities_post(request: HttpRequest, datamart_id: str) -> JsonResponse
         raise ApiError(
             400, "The activity is not valid", "VALIDATION_ERROR", [FieldError(f, m) for f, m in exc.details]
         ) from None
+    activity = payload.get("activity")
+    if activity is not None:
+        # Global Privacy Control refuses the datamart's opted-out processings, as of the activity (spec 6).
+        signals = request_signals(request, datamart_id=api_key.datamart_id)
+        payload["choice_updates"].extend(signals.choice_updates(categories={}, signal=GPC, choice_ts=activity["ts"]))
     accepted = inbox_accept(
         datamart_id=api_key.datamart_id, source=Source.ACTIVITY, payload=payload, unique_key=unique_key
     )

@@ -14,7 +14,7 @@ refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,3 +138,33 @@ def signal_choice_updates(
             update["source_ref"] = source_ref
         updates.append(update)
     return updates
+
+
+@dataclass(frozen=True)
+class Signals:
+    """A request's consent context for the translators: its datamart's map, read only when a message carries a
+    signal (`consent_map` is called lazily), and whether the request says Global Privacy Control."""
+
+    consent_map: Callable[[], ConsentMap]
+    gpc: bool = False
+
+    def choice_updates(
+        self, *, categories: Mapping[str, bool], signal: str, choice_ts: int, source_ref: str | None = None
+    ) -> list[ChoiceUpdate]:
+        if not categories and not self.gpc:
+            return []
+        return signal_choice_updates(
+            self.consent_map(),
+            categories=categories,
+            signal=signal,
+            gpc=self.gpc,
+            choice_ts=choice_ts,
+            source_ref=source_ref,
+        )
+
+
+def _no_map() -> ConsentMap:
+    return ConsentMap()
+
+
+NO_SIGNALS = Signals(consent_map=_no_map)

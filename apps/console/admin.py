@@ -59,6 +59,7 @@ from apps.datamarts.services import (
     api_key_create,
     api_key_revoke,
     compartment_create,
+    consent_categories_normalise,
     datamart_create,
     processing_create,
 )
@@ -211,15 +212,23 @@ class CompartmentAdmin(TenantAdmin):
 
 
 class ProcessingForm(forms.ModelForm):  # type: ignore[type-arg]
+    consent_categories = LineListField(
+        required=False,
+        normalise=consent_categories_normalise,
+        help_text="Consent categories of websites' consent managers that decide this processing, one per line: "
+        "Segment categoryPreferences names (Advertising), OneTrust ids for RudderStack (C0004), the keys of Braze "
+        "and Thrivestack `consent` objects. Compared case-insensitively.",
+    )
+
     class Meta:
         model = Processing
-        fields = ("datamart", "name", "legal_basis")
+        fields = ("datamart", "name", "legal_basis", "consent_categories", "gpc_opt_out")
 
 
 @admin.register(Processing)
 class ProcessingAdmin(TenantAdmin):
     form = ProcessingForm
-    list_display = ("id", "name", "datamart_id", "legal_basis", "created_at")
+    list_display = ("id", "name", "datamart_id", "legal_basis", "consent_categories", "gpc_opt_out", "created_at")
     list_filter = (DatamartFilter, "legal_basis")
     ordering = ("datamart_id", "pk")
 
@@ -228,10 +237,14 @@ class ProcessingAdmin(TenantAdmin):
 
     def save_model(self, request: HttpRequest, obj: Processing, form: Any, change: bool) -> None:
         if change:
-            obj.save(update_fields=["name", "legal_basis"])
+            obj.save(update_fields=["name", "legal_basis", "consent_categories", "gpc_opt_out"])
             return
         created = processing_create(
-            datamart=form.cleaned_data["datamart"], name=obj.name, legal_basis=form.cleaned_data["legal_basis"]
+            datamart=form.cleaned_data["datamart"],
+            name=obj.name,
+            legal_basis=form.cleaned_data["legal_basis"],
+            consent_categories=form.cleaned_data["consent_categories"],
+            gpc_opt_out=form.cleaned_data["gpc_opt_out"],
         )
         obj.pk, obj.created_at = created.pk, created.created_at
 
@@ -689,6 +702,7 @@ class ChoiceChangeLogEntryAdmin(ReadOnlyTenantAdmin):
         "previous_acceptance_value",
         "applied",
         "source",
+        "signal",
         "source_ref",
         "choice_time",
         "recorded_ts",
@@ -708,6 +722,11 @@ class ChoiceChangeLogEntryAdmin(ReadOnlyTenantAdmin):
     @admin.display(description="$choice_ts")
     def choice_time(self, obj: ChoiceChangeLogEntry) -> Any:
         return ms_to_datetime(obj.choice_ts)
+
+    @admin.display(description="signal")
+    def signal(self, obj: ChoiceChangeLogEntry) -> str:
+        fields = obj.custom_fields if isinstance(obj.custom_fields, dict) else {}
+        return str(fields.get("signal") or "-")
 
     @admin.display(description="user point")
     def user_point_link(self, obj: ChoiceChangeLogEntry) -> SafeString:

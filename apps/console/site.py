@@ -139,11 +139,24 @@ class ConsoleSite(admin.AdminSite):
                 refused=Count("id", filter=Q(acceptance_value=False)),
             )
         }
+        # And by the source of the write that set each choice (a consent signal's dialect, the API, the console...).
+        by_source: dict[int, list[dict[str, Any]]] = {}
+        for row in (
+            Choice.objects.filter(processing__in=processings)
+            .values("processing_id", "source")
+            .annotate(
+                accepted=Count("id", filter=Q(acceptance_value=True)),
+                refused=Count("id", filter=Q(acceptance_value=False)),
+            )
+            .order_by("processing_id", "source")
+        ):
+            by_source.setdefault(row["processing_id"], []).append(row)
         rows = [
             {
                 "processing": p,
                 "accepted": counts.get(p.pk, {}).get("accepted", 0),
                 "refused": counts.get(p.pk, {}).get("refused", 0),
+                "by_source": by_source.get(p.pk, []),
             }
             for p in processings.order_by("datamart_id", "pk")
         ]

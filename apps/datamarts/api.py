@@ -39,6 +39,8 @@ def processing_render(processing: Processing) -> dict[str, Any]:
         "datamart_id": str(processing.datamart_id),
         "name": processing.name,
         "legal_basis": processing.legal_basis,
+        "consent_categories": list(processing.consent_categories),
+        "gpc_opt_out": processing.gpc_opt_out,
     }
 
 

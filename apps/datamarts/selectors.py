@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, partial
 from typing import Any, TypeVar
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models import Model, Q
+from django.http import HttpRequest
 
-from apps.datamarts.models import ApiKey, Compartment, Datamart
+from apps.choices.signals import ConsentMap, Signals
+from apps.datamarts.models import ApiKey, Compartment, Datamart, Processing
 from apps.datamarts.services import api_key_hash
 
 # The two selectors below run on every ingestion request. They are written as SQL built once from the models'
@@ -98,3 +100,19 @@ def compartments_of(*, datamart_id: int, using: str = "default") -> tuple[set[in
         if is_default:
             default = pk
     return ids, default
+
+
+def consent_map_get(*, datamart_id: int) -> ConsentMap:
+    """The datamart's processings as consent signals reach them (spec 6): one query."""
+    rows = Processing.objects.filter(datamart_id=datamart_id).filter(~Q(consent_categories=[]) | Q(gpc_opt_out=True))
+    return ConsentMap.build([(p.pk, list(p.consent_categories or []), p.gpc_opt_out) for p in rows])
+
+
+def request_signals(request: HttpRequest, *, datamart_id: int) -> Signals:
+    """The consent context of an ingestion request: `Sec-GPC: 1`, and the datamart's map, read at most once and
+    only if a message of the request carries a signal."""
+    return Signals(consent_map=cache(partial(consent_map_get, datamart_id=datamart_id)), gpc=gpc_requested(request))
+
+
+def gpc_requested(request: HttpRequest) -> bool:
+    return request.headers.get("Sec-GPC", "").strip() == "1"

@@ -42,10 +42,35 @@ def compartment_create(*, datamart: Datamart, name: str) -> Compartment:
     return Compartment.objects.create(datamart=datamart, name=name, is_default=False)
 
 
-def processing_create(*, datamart: Datamart, name: str, legal_basis: str) -> Processing:
+def processing_create(
+    *,
+    datamart: Datamart,
+    name: str,
+    legal_basis: str,
+    consent_categories: list[str] | None = None,
+    gpc_opt_out: bool = False,
+) -> Processing:
+    """A processing; `consent_categories` and `gpc_opt_out` say which consent signals of events decide it
+    (spec 6)."""
     if legal_basis not in LegalBasis.values:
         raise ValueError(f"legal basis must be one of {', '.join(LegalBasis.values)}")
-    return Processing.objects.create(datamart=datamart, name=name, legal_basis=legal_basis)
+    return Processing.objects.create(
+        datamart=datamart,
+        name=name,
+        legal_basis=legal_basis,
+        consent_categories=consent_categories_normalise(consent_categories or []),
+        gpc_opt_out=gpc_opt_out,
+    )
+
+
+def consent_categories_normalise(categories: list[str]) -> list[str]:
+    """Trimmed, without empties or repeats (compared case-insensitively, as signals are); order kept."""
+    result: list[str] = []
+    for category in categories:
+        name = category.strip()
+        if name and name.lower() not in (c.lower() for c in result):
+            result.append(name)
+    return result
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,28 @@ def test_the_four_commands_print_json_and_the_key_works(api):
             "datamart_id": d,
             "name": "Ads",
             "legal_basis": "LEGITIMATE_INTEREST",
+            "consent_categories": [],
+            "gpc_opt_out": False,
         }
     ]
+    # Consent signals (spec 6): the categories that decide a processing, and Global Privacy Control.
+    mapped = run(
+        "create_processing",
+        "--datamart",
+        d,
+        "--name",
+        "Analytics",
+        "--consent-category",
+        "Analytics",
+        "--consent-category",
+        "C0002",
+        "--consent-category",
+        " analytics ",
+        "--gpc-opt-out",
+    )
+    status, body = api("get", f"/v1/datamarts/{d}/processings", key=key["key"])
+    [shown] = [p for p in body["data"] if p["processing_id"] == mapped["processing_id"]]
+    assert (shown["consent_categories"], shown["gpc_opt_out"]) == (["Analytics", "C0002"], True)
 
 
 def test_command_errors():

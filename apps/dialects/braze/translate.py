@@ -7,10 +7,12 @@ object is skipped and reported as a non-fatal error; only a body that cannot be 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from apps.activities.canonical import CanonicalPayload, empty_payload
+from apps.choices.signals import CONSENT_OBJECT, NO_SIGNALS, SignalInvalid, Signals, categories_of_preferences
 from apps.dialects.braze.attributes import BRAZE_ATTRIBUTES, attribute_problem, is_number
 from apps.dialects.braze.times import NotATime, iso8601_to_ms
 from apps.userpoints.identifiers import (
@@ -169,12 +171,25 @@ def _activity_payload(
     return payload
 
 
-def _attributes(obj: dict[str, Any], compartment_id: int) -> Item:
+def _consent(value: Any, where: str) -> dict[str, bool]:
+    try:
+        return categories_of_preferences(value, where)
+    except SignalInvalid as exc:
+        raise _Skip(str(exc)) from None
+
+
+def _signal_updates(payload: CanonicalPayload, signals: Signals, categories: dict[str, bool], ts: int) -> None:
+    payload["choice_updates"] = signals.choice_updates(categories=categories, signal=CONSENT_OBJECT, choice_ts=ts)
+
+
+def _attributes(obj: dict[str, Any], compartment_id: int, signals: Signals, now_ms: int) -> Item:
     identifiers, external_id = _user(obj, compartment_id)
     # Braze: attributes for a user known only by an alias update existing users unless told otherwise.
     update_existing_only = _flag(obj, "_update_existing_only", "user_alias" in obj)
     merge_objects = _flag(obj, "_merge_objects", False)
-    properties = {k: v for k, v in obj.items() if k not in CONTROL_KEYS}
+    # A `consent` object is a consent signal (spec 6), not an attribute of the profile.
+    consent = _consent(obj.get(CONSENT_OBJECT), CONSENT_OBJECT)
+    properties = {k: v for k, v in obj.items() if k not in CONTROL_KEYS and k != CONSENT_OBJECT}
     for name, value in properties.items():
         problem = attribute_problem(name, value)
         if problem:
@@ -190,20 +205,25 @@ def _attributes(obj: dict[str, Any], compartment_id: int) -> Item:
             "merge_objects": merge_objects,
         }
     ]
+    # An attributes object has no time of its own: the signal is as of its receipt.
+    _signal_updates(payload, signals, consent, now_ms)
     return Item("attributes", -1, payload, identifiers, update_existing_only)
 
 
-def _event(obj: dict[str, Any], compartment_id: int) -> Item:
+def _event(obj: dict[str, Any], compartment_id: int, signals: Signals, now_ms: int) -> Item:
     identifiers, _ = _user(obj, compartment_id)
     name = obj.get("name")
     if not (isinstance(name, str) and name.strip()):
         raise _Skip("'name' is required, a non-empty string")
     ts = _time(obj)
-    payload = _activity_payload(identifiers, ts, name, _properties(obj), _app_id(obj), obj)
+    properties = _properties(obj)
+    consent = _consent(properties.get(CONSENT_OBJECT), f"properties.{CONSENT_OBJECT}")
+    payload = _activity_payload(identifiers, ts, name, properties, _app_id(obj), obj)
+    _signal_updates(payload, signals, consent, ts)
     return Item("events", -1, payload, identifiers, _flag(obj, "_update_existing_only", False))
 
 
-def _purchase(obj: dict[str, Any], compartment_id: int) -> Item:
+def _purchase(obj: dict[str, Any], compartment_id: int, signals: Signals, now_ms: int) -> Item:
     identifiers, _ = _user(obj, compartment_id)
     product_id = obj.get("product_id")
     if not (isinstance(product_id, str) and product_id.strip() and len(product_id) <= 255):
@@ -227,18 +247,25 @@ def _purchase(obj: dict[str, Any], compartment_id: int) -> Item:
     }
     if properties:
         carried["properties"] = properties
+    consent = _consent(properties.get(CONSENT_OBJECT), f"properties.{CONSENT_OBJECT}")
     payload = _activity_payload(identifiers, ts, PURCHASE_EVENT, carried, _app_id(obj), obj)
+    _signal_updates(payload, signals, consent, ts)
     return Item("purchases", -1, payload, identifiers, _flag(obj, "_update_existing_only", False))
 
 
 _TRANSLATORS = {"attributes": _attributes, "events": _event, "purchases": _purchase}
 
 
-def translate_track(body: Any, *, compartment_id: int) -> Translation:
+def translate_track(
+    body: Any, *, compartment_id: int, signals: Signals = NO_SIGNALS, now_ms: int | None = None
+) -> Translation:
     """Every valid object translated, every invalid one listed; raises BrazeFatal when the body is unusable.
 
-    `compartment_id` is where `external_id` accounts live (the key's compartment, else the default).
+    `compartment_id` is where `external_id` accounts live (the key's compartment, else the default). A `consent`
+    object (in an attributes object or an event's or purchase's properties) and the request's Global Privacy Control
+    (`signals`) become choice updates (spec 6); `now_ms` is the time of those of an attributes object.
     """
+    received_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     if not isinstance(body, dict):
         raise BrazeFatal("Invalid request body", [{"type": "the body must be a JSON object"}])
     translation = Translation()
@@ -274,7 +301,7 @@ def translate_track(body: Any, *, compartment_id: int) -> Translation:
                 translation.skip(f"{name} object must be a JSON object", name, index)
                 continue
             try:
-                item = _TRANSLATORS[name](obj, compartment_id)
+                item = _TRANSLATORS[name](obj, compartment_id, signals, received_ms)
             except _Skip as exc:
                 translation.skip(str(exc), name, index)
                 continue

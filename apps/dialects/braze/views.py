@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.activities.models import Source
 from apps.core.cors import ingestion_route
+from apps.datamarts.selectors import request_signals
 from apps.dialects.braze.gate import request_gate
 from apps.dialects.braze.services import key_compartment_id, payloads_accept
 from apps.dialects.braze.translate import BrazeFatal, Item, translate_track
@@ -54,7 +55,11 @@ def users_track(request: HttpRequest) -> JsonResponse:
     api_key = gate.api_key
     assert api_key is not None
     try:
-        translation = translate_track(gate.body, compartment_id=key_compartment_id(api_key))
+        translation = translate_track(
+            gate.body,
+            compartment_id=key_compartment_id(api_key),
+            signals=request_signals(request, datamart_id=api_key.datamart_id),
+        )
     except BrazeFatal as fatal:
         return answer(400, {"message": fatal.message, "errors": fatal.errors})
 

@@ -14,6 +14,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apps.activities.canonical import ActivityPart, CanonicalPayload, ProfileUpdate, empty_payload
+from apps.choices.signals import (
+    CATEGORY_PREFERENCES,
+    CONSENT_MANAGEMENT,
+    NO_SIGNALS,
+    SignalInvalid,
+    Signals,
+    categories_of_consent_management,
+    categories_of_preferences,
+)
 from apps.core.jsonsafety import unstorable
 from apps.profiles.strategies import PARTIAL_UPDATE
 from apps.userpoints.identifiers import Identifier, account_identifier, agent_identifier, dedupe, email_identifier
@@ -182,8 +191,11 @@ def translate_message(
     batch_integrations: Mapping[str, Any] | None = None,
     new_message_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     check_strings: bool = True,
+    signals: Signals = NO_SIGNALS,
 ) -> Translated:
     """The canonical payload of one message; `call_type` None takes it from the message's `type` (batch, webhook).
+    Its consent signals (`context.consent.categoryPreferences`, RudderStack's `context.consentManagement`, and the
+    request's Global Privacy Control in `signals`) become choice updates at the message's corrected time (spec 6).
 
     Raises MessageInvalid naming the first field at fault. `check_strings=False` skips looking for what the
     database cannot store, for callers that know the body holds no `\\u0000` or surrogate escape.
@@ -216,6 +228,7 @@ def translate_message(
 
     context = document.get("context") or {}
     context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else None
+    consent_categories, consent_signal = _consent_signals(context)
     payload = empty_payload()
     account = account_identifier(compartment_id, user_id) if user_id is not None else None
     identifiers: list[Identifier | None] = [
@@ -277,7 +290,38 @@ def translate_message(
     document["$events"] = [{"$ts": ts, "$event_name": event_name, "$properties": event_properties}]
     payload["identifiers"] = [i.to_canonical() for i in dedupe([i for i in identifiers if i is not None])]
     payload["activity"] = ActivityPart(type=activity_type, ts=ts, document=document)
+    payload["choice_updates"] = signals.choice_updates(
+        categories=consent_categories, signal=consent_signal, choice_ts=ts, source_ref=message_id
+    )
     return Translated(payload=payload, unique_key=UNIQUE_KEY_PREFIX + message_id)
+
+
+def _consent_signals(context: Any) -> tuple[dict[str, bool], str]:
+    """The categories a message's consent manager decided, and which signal said so (spec 6)."""
+    if not isinstance(context, dict):
+        return {}, ""
+    categories: dict[str, bool] = {}
+    kinds: list[str] = []
+    try:
+        consent = context.get("consent")
+        if consent is not None:
+            if not isinstance(consent, dict):
+                raise SignalInvalid("context.consent: must be an object")
+            preferences = categories_of_preferences(
+                consent.get("categoryPreferences"), "context.consent.categoryPreferences"
+            )
+            if preferences:
+                categories.update(preferences)
+                kinds.append(CATEGORY_PREFERENCES)
+        managed = categories_of_consent_management(context.get("consentManagement"), "context.consentManagement")
+    except SignalInvalid as exc:
+        raise MessageInvalid(str(exc)) from None
+    if managed:
+        for category, accepted in managed.items():
+            # One category given twice with two values: refused, as any conflict (spec 6).
+            categories[category] = categories.get(category, accepted) and accepted
+        kinds.append(CONSENT_MANAGEMENT)
+    return categories, ", ".join(kinds)
 
 
 def _profile_update(
@@ -302,6 +346,7 @@ def translate_batch(
     body_size: int,
     new_message_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     check_strings: bool = True,
+    signals: Signals = NO_SIGNALS,
 ) -> BatchResult:
     """Each message of a `{"batch": [...]}` body translated, or listed as an error (spec 2, batch).
 
@@ -349,6 +394,7 @@ def translate_batch(
                     batch_integrations=integrations,
                     new_message_id=new_message_id,
                     check_strings=check_strings,
+                    signals=signals,
                 )
             )
         except MessageInvalid as exc:

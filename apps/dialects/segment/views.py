@@ -28,7 +28,7 @@ from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes
 from apps.core.cors import ingestion_route, origin_refusal
 from apps.datamarts.keys import key_from_body, key_from_headers
 from apps.datamarts.models import ApiKey, Scope
-from apps.datamarts.selectors import api_key_get_active, compartments_of
+from apps.datamarts.selectors import api_key_get_active, compartments_of, request_signals
 from apps.dialects.segment.services import pixel_refusal_record
 from apps.dialects.segment.translate import (
     BATCH_MAX_BYTES,
@@ -205,7 +205,7 @@ def _accept(api_key: ApiKey, translated: list[Translated]) -> None:
     )
 
 
-def _one(api_key: ApiKey, body: Body, call_type: str | None, received_at: datetime) -> None:
+def _one(request: HttpRequest, api_key: ApiKey, body: Body, call_type: str | None, received_at: datetime) -> None:
     if body.size > MESSAGE_MAX_BYTES:
         raise SegmentError(413, "Request Entity Too Large", str(MessageTooLarge(body.size)))
     try:
@@ -215,13 +215,14 @@ def _one(api_key: ApiKey, body: Body, call_type: str | None, received_at: dateti
             compartment_id=_compartment_id(api_key),
             received_at=received_at,
             check_strings=body.check_strings,
+            signals=request_signals(request, datamart_id=api_key.datamart_id),
         )
     except MessageInvalid as exc:
         raise SegmentError(400, "Invalid message", str(exc)) from None
     _accept(api_key, [translated])
 
 
-def _many(api_key: ApiKey, body: Body, received_at: datetime) -> JsonResponse:
+def _many(request: HttpRequest, api_key: ApiKey, body: Body, received_at: datetime) -> JsonResponse:
     try:
         result = translate_batch(
             body.value,
@@ -229,6 +230,7 @@ def _many(api_key: ApiKey, body: Body, received_at: datetime) -> JsonResponse:
             received_at=received_at,
             body_size=body.size,
             check_strings=body.check_strings,
+            signals=request_signals(request, datamart_id=api_key.datamart_id),
         )
     except (BatchTooLarge, MessageTooLarge) as exc:
         raise SegmentError(413, "Request Entity Too Large", str(exc)) from None
@@ -258,7 +260,7 @@ def single(request: HttpRequest, call: str) -> HttpResponse:
     assert call_type is not None, "the URL pattern only routes call names"
     body = _read_json(request, limit=MESSAGE_MAX_BYTES)
     api_key = _api_key(request, body.value, query_key=False)
-    _one(api_key, body, call_type, timezone.now())
+    _one(request, api_key, body, call_type, timezone.now())
     return JsonResponse(SUCCESS)
 
 
@@ -269,7 +271,7 @@ def batch(request: HttpRequest) -> HttpResponse:
     _method(request, "POST")
     body = _read_json(request, limit=BATCH_MAX_BYTES)
     api_key = _api_key(request, body.value, query_key=False)
-    return _many(api_key, body, timezone.now())
+    return _many(request, api_key, body, timezone.now())
 
 
 @ingestion_route("POST")
@@ -280,7 +282,7 @@ def beacon_batch(request: HttpRequest) -> HttpResponse:
     _method(request, "POST")
     body = _read_json(request, limit=BATCH_MAX_BYTES)
     api_key = _api_key(request, body.value, query_key=True)
-    return _many(api_key, body, timezone.now())
+    return _many(request, api_key, body, timezone.now())
 
 
 @ingestion_route("POST")
@@ -300,8 +302,8 @@ def webhook(request: HttpRequest) -> HttpResponse:
     body = _read_json(request, limit=BATCH_MAX_BYTES)
     api_key = _api_key(request, body.value, query_key=True)
     if isinstance(body.value, dict) and "batch" in body.value:
-        return _many(api_key, body, timezone.now())
-    _one(api_key, body, None, timezone.now())
+        return _many(request, api_key, body, timezone.now())
+    _one(request, api_key, body, None, timezone.now())
     return JsonResponse(SUCCESS)
 
 
@@ -332,7 +334,7 @@ def pixel(request: HttpRequest, call: str) -> HttpResponse:
         body = _pixel_body(data)
         if api_key is None:
             api_key = _api_key(request, body.value, query_key=True)
-        _one(api_key, body, call_type, timezone.now())
+        _one(request, api_key, body, call_type, timezone.now())
     except SegmentError as exc:
         pixel_refusal_record(
             api_key=api_key, call=call, reason=f"{exc.message}: {exc.details}" if exc.details else exc.message

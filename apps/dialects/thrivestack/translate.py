@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.activities.canonical import CanonicalPayload, empty_payload
+from apps.choices.signals import CONSENT_OBJECT, NO_SIGNALS, SignalInvalid, Signals, categories_of_preferences
 from apps.dialects.braze.times import NotATime, iso8601_to_ms
 from apps.profiles.strategies import PARTIAL_UPDATE
 from apps.userpoints.identifiers import Identifier, account_identifier, agent_identifier, dedupe, email_identifier
@@ -63,7 +64,14 @@ def _email(value: Any, where: str) -> Identifier | None:
     return email_identifier(email=value.strip())
 
 
-def _one(kind: str, obj: Any, prefix: str, compartment_id: int, now_ms: int) -> CanonicalPayload:
+def _consent(value: Any, where: str) -> dict[str, bool]:
+    try:
+        return categories_of_preferences(value, where)
+    except SignalInvalid as exc:
+        raise ThrivestackInvalid(str(exc)) from None
+
+
+def _one(kind: str, obj: Any, prefix: str, compartment_id: int, now_ms: int, signals: Signals) -> CanonicalPayload:
     if not isinstance(obj, dict):
         raise ThrivestackInvalid(f"{prefix.rstrip('.') or 'the body'} must be a JSON object")
     user_id = _id_text(obj.get("user_id"), f"{prefix}user_id")
@@ -81,12 +89,14 @@ def _one(kind: str, obj: Any, prefix: str, compartment_id: int, now_ms: int) -> 
     payload = empty_payload()
     profile: dict[str, Any] = {}
     merge_objects = False
+    consent: dict[str, bool] = {}
 
     if kind == "track":
         name = obj.get("event_name", obj.get("event"))
         if not (isinstance(name, str) and name.strip()):
             raise ThrivestackInvalid(f"{prefix}event_name is required, a non-empty string")
         properties = _object(obj.get("properties"), f"{prefix}properties")
+        consent = _consent(properties.get(CONSENT_OBJECT), f"{prefix}properties.{CONSENT_OBJECT}")
         email = _email(properties.get("email"), f"{prefix}properties.email")
         if email:
             identifiers.append(email)
@@ -99,7 +109,10 @@ def _one(kind: str, obj: Any, prefix: str, compartment_id: int, now_ms: int) -> 
         }
         payload["activity"] = {"type": ACTIVITY_TYPE, "ts": ts, "document": document}
     elif kind == "identify":
-        profile = _object(obj.get("traits"), f"{prefix}traits")
+        traits = _object(obj.get("traits"), f"{prefix}traits")
+        # A `consent` object is a consent signal (spec 6), not a trait of the profile.
+        consent = _consent(traits.get(CONSENT_OBJECT), f"{prefix}traits.{CONSENT_OBJECT}")
+        profile = {k: v for k, v in traits.items() if k != CONSENT_OBJECT}
         email = _email(profile.get("email"), f"{prefix}traits.email")
         if email:
             identifiers.append(email)
@@ -111,6 +124,7 @@ def _one(kind: str, obj: Any, prefix: str, compartment_id: int, now_ms: int) -> 
         merge_objects = True
 
     payload["identifiers"] = [i.to_canonical() for i in dedupe(identifiers)]
+    payload["choice_updates"] = signals.choice_updates(categories=consent, signal=CONSENT_OBJECT, choice_ts=ts)
     if profile:
         payload["profile_updates"] = [
             {
@@ -124,10 +138,14 @@ def _one(kind: str, obj: Any, prefix: str, compartment_id: int, now_ms: int) -> 
     return payload
 
 
-def translate(kind: str, body: Any, *, compartment_id: int, now_ms: int) -> list[CanonicalPayload]:
+def translate(
+    kind: str, body: Any, *, compartment_id: int, now_ms: int, signals: Signals = NO_SIGNALS
+) -> list[CanonicalPayload]:
     """One canonical payload per object; raises ThrivestackInvalid naming the first problem.
 
-    `compartment_id` is where `user_id` accounts live; `now_ms` is the time of an object without `timestamp`.
+    `compartment_id` is where `user_id` accounts live; `now_ms` is the time of an object without `timestamp`. A
+    `consent` object (track properties, identify traits) and the request's Global Privacy Control (`signals`) become
+    choice updates at the object's time (spec 6).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown Thrivestack call {kind!r}")
@@ -136,7 +154,7 @@ def translate(kind: str, body: Any, *, compartment_id: int, now_ms: int) -> list
             raise ThrivestackInvalid("the body is an empty array")
         if len(body) > MAX_OBJECTS:
             raise ThrivestackInvalid(f"the body holds {len(body)} objects; at most {MAX_OBJECTS} are allowed")
-        return [_one(kind, obj, f"[{index}].", compartment_id, now_ms) for index, obj in enumerate(body)]
+        return [_one(kind, obj, f"[{index}].", compartment_id, now_ms, signals) for index, obj in enumerate(body)]
     if not isinstance(body, dict):
         raise ThrivestackInvalid("the body must be a JSON object or an array of objects")
-    return [_one(kind, body, "", compartment_id, now_ms)]
+    return [_one(kind, body, "", compartment_id, now_ms, signals)]

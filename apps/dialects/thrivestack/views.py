@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.activities.models import Source
 from apps.core.cors import ingestion_route
+from apps.datamarts.selectors import request_signals
 from apps.dialects.braze.gate import request_gate
 from apps.dialects.braze.services import key_compartment_id, payloads_accept
 from apps.dialects.thrivestack.translate import ThrivestackInvalid, translate
@@ -42,7 +43,11 @@ def _receive(request: HttpRequest, kind: str) -> JsonResponse:
     assert api_key is not None
     try:
         payloads = translate(
-            kind, gate.body, compartment_id=key_compartment_id(api_key), now_ms=int(time.time() * 1000)
+            kind,
+            gate.body,
+            compartment_id=key_compartment_id(api_key),
+            now_ms=int(time.time() * 1000),
+            signals=request_signals(request, datamart_id=api_key.datamart_id),
         )
     except ThrivestackInvalid as exc:
         return answer(400, str(exc))

@@ -14,6 +14,18 @@ class Command(BaseCommand):
         parser.add_argument("--datamart", required=True)
         parser.add_argument("--name", required=True)
         parser.add_argument("--legal-basis", default=LegalBasis.CONSENT, choices=LegalBasis.values)
+        parser.add_argument(
+            "--consent-category",
+            action="append",
+            default=[],
+            dest="consent_categories",
+            help="a consent category of websites' consent managers that decides this processing (repeatable)",
+        )
+        parser.add_argument(
+            "--gpc-opt-out",
+            action="store_true",
+            help="Global Privacy Control (Sec-GPC: 1) refuses this processing",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -22,6 +34,8 @@ class Command(BaseCommand):
                 datamart=datamart_or_fail(options["datamart"]),
                 name=options["name"],
                 legal_basis=options["legal_basis"],
+                consent_categories=options["consent_categories"],
+                gpc_opt_out=options["gpc_opt_out"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
