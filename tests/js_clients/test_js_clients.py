@@ -92,8 +92,8 @@ def test_node_library_delivers_every_call_type(script, library, worker_factory, 
     # on every run, so dedupe is checked where ids can be repeated (tests/dialects/segment).
 
 
-def open_page(chromium, url: str) -> dict[str, Any]:
-    page = chromium.new_page()
+def open_page(chromium, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    page = chromium.new_page(extra_http_headers=headers)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
@@ -157,3 +157,63 @@ def test_a_page_of_an_origin_the_datamart_does_not_list_sends_nothing(worker_fac
     open_page(chromium, f"{website}/rudder_js.html?{query}")
     time.sleep(1)
     assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
+
+
+def consent_by_processing(api: Api, run: str) -> dict[str, tuple[bool, str]]:
+    status, body = api.get(f"user_points/user_account_id={run}-user/user_choices")
+    assert status == 200, body
+    return {c["$processing_id"]: (c["$choice_acceptance_value"], c["signal"]) for c in body["data"]}
+
+
+def mapped_processings(setup) -> dict[str, str]:
+    from apps.datamarts.services import processing_create
+
+    made = {
+        "ads": processing_create(
+            datamart=setup.datamart, name="Ads", legal_basis="CONSENT", consent_categories=["Advertising", "C0004"]
+        ),
+        "analytics": processing_create(
+            datamart=setup.datamart, name="Analytics", legal_basis="CONSENT", consent_categories=["Analytics", "C0002"]
+        ),
+    }
+    return {name: str(p.pk) for name, p in made.items()}
+
+
+def test_consent_signals_of_the_browser_libraries_become_choices(worker_factory, live_server, website, chromium):
+    """RudderStack's own consent management (custom provider) and analytics-next carrying the consent wrapper's
+    categoryPreferences: both set the mapped processings' choices (spec 6), through a real worker."""
+    worker_factory()
+    for page, query in (
+        ("rudder_js.html", "dataPlane={url}&key={key}&run={run}&consent=1"),
+        ("segment_next.html", "collector={host}&key={key}&run={run}&consent=1"),
+    ):
+        setup = datamart_setup()
+        ids = mapped_processings(setup)
+        run = f"consent-{uuid.uuid4().hex[:6]}"
+        url = query.format(url=live_server.url, host=live_server.url.removeprefix("http://"), key=setup.key, run=run)
+        report = open_page(chromium, f"{website}/{page}?{url}")
+        count = 6 if page.startswith("rudder") else 2
+        processed(setup, count)
+        signal = "consentManagement" if page.startswith("rudder") else "categoryPreferences"
+        assert consent_by_processing(Api(live_server.url, setup), run) == {
+            ids["ads"]: (False, signal),
+            ids["analytics"]: (True, signal),
+        }, page
+        assert report.get("failed", []) == []
+
+
+def test_global_privacy_control_from_a_browser_refuses_the_opted_out_processing(
+    worker_factory, live_server, website, chromium
+):
+    """A browser sending `Sec-GPC: 1` (as Firefox and Brave do when the person asks; Playwright adds the header
+    here, since Chromium has no setting for it) refuses the processings marked gpc_opt_out."""
+    from apps.datamarts.services import processing_create
+
+    worker_factory()
+    setup = datamart_setup()
+    sale = processing_create(datamart=setup.datamart, name="Sale of data", legal_basis="CONSENT", gpc_opt_out=True)
+    run = f"gpc-{uuid.uuid4().hex[:6]}"
+    query = f"dataPlane={live_server.url}&key={setup.key}&run={run}"
+    open_page(chromium, f"{website}/rudder_js.html?{query}", headers={"Sec-GPC": "1"})
+    processed(setup, 6)
+    assert consent_by_processing(Api(live_server.url, setup), run) == {str(sale.pk): (False, "Sec-GPC")}

@@ -13,6 +13,12 @@
     },
   };
   const loadOptions = { getSourceConfig: () => sourceConfig, logLevel: 'ERROR' };
+  if (qs.get('consent') === '1') {
+    // The site's consent manager (RudderStack's custom provider): the person allowed C0002, denied C0004.
+    loadOptions.consentManagement = {
+      enabled: true, provider: 'custom', allowedConsentIds: ['C0001', 'C0002'], deniedConsentIds: ['C0004'],
+    };
+  }
   if (qs.get('beacon') === '1') {
     loadOptions.useBeacon = true;
     loadOptions.beaconQueueOptions = { maxItems: 10, flushQueueInterval: 300 };

@@ -20,6 +20,15 @@
     { integrations: { 'Segment.io': segmentio } },
   );
   const calledAt = Date.now();
+  if (qs.get('consent') === '1') {
+    // What @segment/analytics-consent-tools' wrapper stamps on every event, passed through the library's own
+    // per-call context option (the wrapper itself ships no browser build to load without a bundler).
+    const consent = { consent: { categoryPreferences: { Advertising: false, Analytics: true } } };
+    await analytics.track('Consent Given', {}, { context: consent });
+    await analytics.identify(`${run}-user`, { email: `${run}@example.com` }, { context: consent });
+    window.__report = { calledAt, anonymousId: analytics.user().anonymousId(), failed: [] };
+    return;
+  }
   // alias first: analytics-next 1.84.3 overwrites alias's userId with a known user's id.
   const contexts = await Promise.all([
     analytics.alias(`${run}-user`, `${run}-previous`),
