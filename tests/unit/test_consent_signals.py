@@ -92,7 +92,7 @@ def test_segment_batch_context_carries_the_preferences_to_every_message():
 
 
 def test_rudderstack_consent_management_allowed_and_denied_ids():
-    message = {
+    message: dict[str, Any] = {
         "type": "track",
         "event": "Order Completed",
         "anonymousId": "a1",
