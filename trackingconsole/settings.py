@@ -13,6 +13,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("TRACKINGCONSOLE_VAR_DIR", default=str(BASE_DIR / "var")))
+# Made here, whatever starts the process (bin/run, bin/test, a bare `celery worker -B`): beat's schedule file, the
+# embedded database and the filesystem broker live in it, and beat dies silently without it.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from apps.core.validation import text_problem
+
 FIELD = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_]*$")
 MAX_CONDITIONS = 50
 
@@ -66,8 +68,11 @@ def _condition(text: str) -> Condition:
         raise FilterInvalid(f"{text!r} is not a condition: write field==value or field!=value")
     field = field.strip()
     if not FIELD.match(field):
-        raise FilterInvalid(f"{field!r} is not a field name")
-    return Condition(field, _unescape(value.strip()), negated)
+        raise FilterInvalid(f"{field[:64]!r} is not a field name")
+    value = _unescape(value.strip())
+    if problem := text_problem(value):
+        raise FilterInvalid(f"the value of {field} {problem}")
+    return Condition(field, value, negated)
 
 
 def filters_parse(text: str | None) -> Filter:

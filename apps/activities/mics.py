@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.activities.canonical import ActivityPart, CanonicalPayload, empty_payload
+from apps.core.validation import EPOCH_MS_MAX, is_id_text
 from apps.profiles.strategies import PARTIAL_UPDATE, strip_reserved
 from apps.userpoints.identifiers import (
     Identifier,
@@ -61,6 +62,10 @@ def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def is_epoch_ms(value: Any) -> bool:
+    return is_int(value) and 0 <= value <= EPOCH_MS_MAX
+
+
 def _id_string(value: Any) -> str | None:
     """An id given as a string or an integer, as a non-empty string."""
     if is_int(value):
@@ -74,7 +79,7 @@ def _compartment(value: Any, where: str, compartments: Compartments, problems: P
     if value is None:
         return compartments.default_id
     text = _id_string(value)
-    if text is None or not text.isdigit():
+    if text is None or not is_id_text(text):
         problems.add(where, "must be a compartment id (a numeric string)")
         return None
     if int(text) not in compartments.ids:
@@ -174,8 +179,8 @@ def translate_activity(body: Any, compartments: Compartments) -> tuple[Canonical
     ts = body.get("$ts")
     if ts is None:
         problems.add("$ts", "is required")
-    elif not is_int(ts):
-        problems.add("$ts", "must be an integer (epoch milliseconds)")
+    elif not is_epoch_ms(ts):
+        problems.add("$ts", f"must be an integer (epoch milliseconds, 0 to {EPOCH_MS_MAX})")
     session_status = body.get("$session_status", "NO_SESSION")
     if session_status not in SESSION_STATUSES:
         problems.add("$session_status", f"must be one of {', '.join(SESSION_STATUSES)}")
@@ -198,8 +203,8 @@ def translate_activity(body: Any, compartments: Compartments) -> tuple[Canonical
         if not isinstance(event, dict):
             problems.add(where, "must be an object")
             continue
-        if not is_int(event.get("$ts")):
-            problems.add(f"{where}.$ts", "is required, an integer (epoch milliseconds)")
+        if not is_epoch_ms(event.get("$ts")):
+            problems.add(f"{where}.$ts", f"is required, an integer (epoch milliseconds, 0 to {EPOCH_MS_MAX})")
         name = event.get("$event_name")
         if not (isinstance(name, str) and name):
             problems.add(f"{where}.$event_name", "is required, a non-empty string")
@@ -232,7 +237,7 @@ def translate_activity(body: Any, compartments: Compartments) -> tuple[Canonical
                 payload["errors"].append(f"{where}: $set_user_choice without $processing_id")
             elif not isinstance(acceptance, bool):
                 payload["errors"].append(f"{where}: $set_user_choice needs a boolean $choice_acceptance_value")
-            elif is_int(event.get("$ts")):
+            elif is_epoch_ms(event.get("$ts")):
                 payload["choice_updates"].append(
                     {
                         "processing_id": processing_id,

@@ -12,6 +12,7 @@ from django.db.models.lookups import Exact, IsNull
 
 from apps.activities.activity_filters import Condition, Filter
 from apps.activities.models import Activity
+from apps.core.validation import InputInvalid, int64_text
 
 
 def activity_render(activity: Activity) -> dict[str, Any]:
@@ -26,6 +27,14 @@ def activity_render(activity: Activity) -> dict[str, Any]:
     }
 
 
+def is_int64_text(text: str) -> bool:
+    try:
+        int64_text(text, "$ts")
+    except InputInvalid:
+        return False
+    return True
+
+
 def _condition_q(condition: Condition) -> Q:
     """The condition as SQL, with the semantics of activity_filters.condition_matches (text comparison; a
     missing or null field equals `null` only)."""
@@ -33,7 +42,7 @@ def _condition_q(condition: Condition) -> Q:
         q = Q(type=condition.value)
         return ~q if condition.negated else q
     if condition.field == "$ts":
-        q = Q(ts=int(condition.value)) if condition.value.lstrip("-").isdigit() else Q(pk__in=[])
+        q = Q(ts=int(condition.value)) if is_int64_text(condition.value) else Q(pk__in=[])
         return ~q if condition.negated else q
     # ->> gives the text of a JSON scalar (12 and "12" alike); the cast makes SQLite compare text with text.
     text = Cast(KeyTextTransform(condition.field, "document"), output_field=CharField())

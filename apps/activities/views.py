@@ -22,7 +22,7 @@ from apps.datamarts.selectors import compartments_of, request_signals
 @csrf_exempt
 def user_activities_post(request: HttpRequest, datamart_id: str) -> JsonResponse:
     if request.method != "POST":
-        raise ApiError(405, f"Method {request.method} not allowed; use POST")
+        raise ApiError(405, f"Method {request.method} not allowed; use POST", allow="POST, OPTIONS")
     api_key = authenticate(request, datamart_id=datamart_id, scope=Scope.INGEST)
     if refusal := origin_refusal(request, api_key.datamart.allowed_origins):
         raise ApiError(403, refusal, "FORBIDDEN")

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 
+MAX_PAGE = 10_000_000
+
 
 class NoCountPaginator(Paginator):  # type: ignore[type-arg]
     counts_exactly = False  # read by templates/admin/pagination.html and search_form.html
@@ -18,7 +20,8 @@ class NoCountPaginator(Paginator):  # type: ignore[type-arg]
     def __init__(self, object_list: Any, per_page: int, *, page_number: Any = 1) -> None:
         super().__init__(object_list, per_page, allow_empty_first_page=True)
         try:
-            self.current = max(1, int(page_number))
+            # Bounded: a page past a billion rows is no page, and an offset past 64 bits fails in the database.
+            self.current = min(max(1, int(str(page_number), 10)), MAX_PAGE)
         except (TypeError, ValueError):
             self.current = 1
 

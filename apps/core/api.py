@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.errors import ApiError, mics_error_logged, not_found
+from apps.core.errors import ApiError, FieldError, mics_error_logged, not_found
+from apps.core.validation import InputInvalid, int64_text
 from apps.datamarts.auth import authenticate
 from apps.datamarts.models import ApiKey, Scope
 
@@ -62,12 +63,10 @@ class MicsAPIView(APIView):
 def page_params(request: Request) -> tuple[int, int]:
     """`first_result` (default 0) and `max_results` (default 100, at most 1000), spec 1.1."""
     try:
-        first = int(request.query_params.get("first_result", 0))
-        size = int(request.query_params.get("max_results", 100))
-    except ValueError:
-        raise ApiError(400, "first_result and max_results must be integers") from None
-    if first < 0 or size < 1 or size > 1000:
-        raise ApiError(400, "first_result must be >= 0 and max_results between 1 and 1000")
+        first = int64_text(str(request.query_params.get("first_result", "0")), "first_result", minimum=0)
+        size = int64_text(str(request.query_params.get("max_results", "100")), "max_results", minimum=1, maximum=1000)
+    except InputInvalid as exc:
+        raise ApiError(400, str(exc), "VALIDATION_ERROR", [FieldError(str(exc).split()[0], str(exc))]) from None
     return first, size
 
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from apps.core.jsonsafety import unstorable
+from apps.core.validation import json_problem
 
 
 class BodyTooLarge(Exception):
@@ -55,15 +55,15 @@ def _refuse_constant(name: str) -> Any:
 
 def json_loads(data: bytes) -> Any:
     """Parses JSON, raising BodyUnreadable with the reason; also refuses what json.loads lets through but the
-    database cannot store (NaN, Infinity, NUL characters, lone surrogates) or Python cannot parse (nesting deeper
-    than the recursion limit), so that such a body is a 400 and never a 500 at commit time."""
+    database cannot store (NaN, Infinity, NUL characters, lone surrogates) and documents nested deeper than 64
+    levels (spec 7), so that such a body is a 400 and never a 500 at commit time or in the pipeline."""
     try:
         value = json.loads(data, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BodyUnreadable(f"the body is not valid JSON: {exc}") from exc
     except RecursionError:
         raise BodyUnreadable("the body is not valid JSON: nested too deeply") from None
-    problem = unstorable(value)
+    problem = json_problem(value)
     if problem:
         raise BodyUnreadable(f"the body is not valid JSON: {problem}")
     return value

@@ -38,6 +38,7 @@ class ApiError(Exception):
     message: str
     code: str = ""
     details: list[FieldError] = field(default_factory=list)
+    allow: str = ""  # the route's methods, for a 405's Allow header
 
     def __post_init__(self) -> None:
         if not self.code:
@@ -68,7 +69,10 @@ def mics_error_logged(error: ApiError) -> dict[str, Any]:
 
 
 def mics_error_response(error: ApiError) -> JsonResponse:
-    return JsonResponse(mics_error_logged(error), status=error.status)
+    response = JsonResponse(mics_error_logged(error), status=error.status)
+    if error.allow:
+        response["Allow"] = error.allow
+    return response
 
 
 def mics_ok(data: Any, status: int = 200) -> JsonResponse:

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 from apps.core.errors import ApiError, mics_error_body, mics_error_response
+from apps.core.validation import text_problem
 
 logger = logging.getLogger("trackingconsole.api")
 
@@ -18,32 +19,54 @@ MICS_PREFIX = "/v1/datamarts/"
 API_PREFIXES = ("/v1/", "/users/", "/api/", "/beacon/")
 
 
+def _path_or_query_problem(request: HttpRequest) -> str | None:
+    if problem := text_problem(request.path):
+        return f"the path {problem}"
+    for name, values in request.GET.lists():
+        for text in (name, *values):
+            if problem := text_problem(text):
+                return f"the query parameter {name[:64]!r} {problem}"
+    return None
+
+
+def dialect_error(request: HttpRequest, status: int, message: str) -> JsonResponse:
+    """An error in the format of the dialect whose prefix the path has: mediarithmics under /v1/datamarts/,
+    Segment elsewhere under /v1/ (its libraries read `code` and `message`), Braze under /users/, Thrivestack under
+    /api/."""
+    path = request.path
+    if path.startswith(MICS_PREFIX):
+        return mics_error_response(ApiError(status, message))
+    if path.startswith(("/v1/", "/beacon/")):
+        reason = {400: "Bad Request", 404: "Not Found"}.get(status, "Error")
+        code = {400: "bad_request", 404: "not_found"}.get(status, "error")
+        body = {"Error": reason, "Message": message, "Details": "", "code": code, "message": message}
+        return JsonResponse(body, status=status)
+    if path.startswith("/users/"):
+        return JsonResponse({"message": message, "errors": [{"type": message}]}, status=status)
+    return JsonResponse({"success": False, "message": message, "response_id": str(uuid.uuid4())}, status=status)
+
+
 class DialectErrorMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(API_PREFIXES) and (problem := _path_or_query_problem(request)):
+            # Before any view: a NUL in a path or a query value would reach the database (spec 7).
+            return dialect_error(request, 400, problem)
         response = self.get_response(request)
         if response.status_code not in (404, 405) or response.get("Content-Type", "").startswith("application/json"):
             return response
         if request.path.startswith(MICS_PREFIX):
             if response.status_code == 404:
                 return mics_error_response(ApiError(404, "Resource Not Found"))
-            return mics_error_response(ApiError(405, f"Method {request.method} not allowed"))
+            error = mics_error_response(ApiError(405, f"Method {request.method} not allowed"))
+            if response.has_header("Allow"):
+                error["Allow"] = response["Allow"]
+            return error
         if response.status_code == 404 and request.path.startswith(API_PREFIXES):
-            # A client library posting to a route we do not have reads a JSON error, never an HTML page. Under
-            # /v1/ in the Segment format (its libraries read `code` and `message`).
-            message = f"No route {request.path[:200]}"
-            if request.path.startswith("/v1/"):
-                body = {
-                    "Error": "Not Found",
-                    "Message": message,
-                    "Details": "",
-                    "code": "not_found",
-                    "message": message,
-                }
-                return JsonResponse(body, status=404)
-            return JsonResponse({"success": False, "message": message}, status=404)
+            # A client library posting to a route we do not have reads a JSON error, never an HTML page.
+            return dialect_error(request, 404, f"No route {request.path[:200]}")
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

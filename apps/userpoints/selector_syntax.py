@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from apps.core.validation import is_id_text, text_problem
+
 POINT_ID = "user_point_id"
 AGENT = "user_agent_id"
 EMAIL_HASH = "email_hash"
@@ -38,6 +40,8 @@ def _value(text: str, name: str) -> str:
     value = unquote(text)
     if not value:
         raise SelectorInvalid(f"{name} is empty")
+    if problem := text_problem(value):
+        raise SelectorInvalid(f"{name} {problem}")
     return value
 
 
@@ -53,8 +57,8 @@ def selector_parse(text: str) -> Selector:
             raise SelectorInvalid("compartment_id= must be followed by user_account_id=")
         head, tail = text[: min(cuts)], text[min(cuts) + 1 :]
         compartment = _value(head[len("compartment_id=") :], "compartment_id")
-        if not compartment.isdigit():
-            raise SelectorInvalid("compartment_id must be numeric")
+        if not is_id_text(compartment):
+            raise SelectorInvalid("compartment_id must be a numeric id")
         return Selector(ACCOUNT, _value(tail[len("user_account_id=") :], "user_account_id"), int(compartment))
     name, _, raw = text.partition("=")
     if name == POINT_ID:

@@ -22,6 +22,7 @@ from apps.dialects.braze.ratelimit import RateLimit, bucket_of, rate_limit_hit
 class Refusal:
     status: int
     message: str
+    allow: str = ""  # a 405's Allow header
 
 
 @dataclass
@@ -44,7 +45,7 @@ def request_gate(
     body: Any = None
     body_refusal: Refusal | None = None
     if request.method != "POST":
-        body_refusal = Refusal(405, f"Method {request.method} not allowed; use POST")
+        body_refusal = Refusal(405, f"Method {request.method} not allowed; use POST", allow="POST, OPTIONS")
     elif not is_json_content_type(request):
         body_refusal = Refusal(415, "The body must be JSON (Content-Type: application/json)")
     else:

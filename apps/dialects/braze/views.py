@@ -51,7 +51,10 @@ def users_track(request: HttpRequest) -> JsonResponse:
         body: dict[str, Any] = {"message": refusal.message}
         if refusal.status in (400, 413, 415):
             body["errors"] = [{"type": refusal.message}]
-        return answer(refusal.status, body)
+        response = answer(refusal.status, body)
+        if refusal.allow:
+            response["Allow"] = refusal.allow
+        return response
     api_key = gate.api_key
     assert api_key is not None
     try:

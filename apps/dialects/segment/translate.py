@@ -23,7 +23,7 @@ from apps.choices.signals import (
     categories_of_consent_management,
     categories_of_preferences,
 )
-from apps.core.jsonsafety import unstorable
+from apps.core.validation import json_problem
 from apps.profiles.strategies import PARTIAL_UPDATE
 from apps.userpoints.identifiers import Identifier, account_identifier, agent_identifier, dedupe, email_identifier
 
@@ -202,7 +202,7 @@ def translate_message(
     """
     if not isinstance(message, dict):
         raise MessageInvalid("the message must be a JSON object")
-    if check_strings and (problem := unstorable(message)):
+    if check_strings and (problem := json_problem(message)):
         raise MessageInvalid(problem)
     kind = call_type if call_type is not None else message.get("type")
     if kind not in CALL_TYPES:
@@ -376,7 +376,7 @@ def translate_batch(
         raise MessageInvalid("context: must be an object")
     if integrations is not None and not isinstance(integrations, dict):
         raise MessageInvalid("integrations: must be an object")
-    if check_strings and (problem := unstorable([context, integrations, body.get("sentAt")])):
+    if check_strings and (problem := json_problem([context, integrations, body.get("sentAt")])):
         raise MessageInvalid(problem)
     for index, message in enumerate(messages):
         if index in oversized:

@@ -26,6 +26,7 @@ from apps.activities.inbox import inbox_accept_many
 from apps.activities.models import Source
 from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes
 from apps.core.cors import ingestion_route, origin_refusal
+from apps.core.validation import MAX_DEPTH
 from apps.datamarts.keys import key_from_body, key_from_headers
 from apps.datamarts.models import ApiKey, Scope
 from apps.datamarts.selectors import api_key_get_active, compartments_of, request_signals
@@ -67,24 +68,34 @@ CODES = {
 
 
 class SegmentError(Exception):
-    def __init__(self, status: int, message: str, details: str = "") -> None:
+    def __init__(self, status: int, message: str, details: str = "", allow: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
+        self.allow = allow  # a 405's Allow header
+
+
+def _with_allow(response: JsonResponse, error: SegmentError) -> JsonResponse:
+    if error.allow:
+        response["Allow"] = error.allow
+    return response
 
 
 def _single_error(error: SegmentError) -> JsonResponse:
     # "Error"/"Message"/"Details" as MetaRouter answers; "code"/"message" is what the Segment libraries read.
-    return JsonResponse(
-        {
-            "Error": REASONS.get(error.status, "Bad Request"),
-            "Message": error.message,
-            "Details": error.details,
-            "code": CODES.get(error.status, "bad_request"),
-            "message": error.details or error.message,
-        },
-        status=error.status,
+    return _with_allow(
+        JsonResponse(
+            {
+                "Error": REASONS.get(error.status, "Bad Request"),
+                "Message": error.message,
+                "Details": error.details,
+                "code": CODES.get(error.status, "bad_request"),
+                "message": error.details or error.message,
+            },
+            status=error.status,
+        ),
+        error,
     )
 
 
@@ -100,10 +111,8 @@ def _batch_error_body(status: int, entries: list[tuple[str, str]], summary: str)
 
 
 def _batch_error(error: SegmentError) -> JsonResponse:
-    return JsonResponse(
-        _batch_error_body(error.status, [(error.message, error.details)], error.details or error.message),
-        status=error.status,
-    )
+    body = _batch_error_body(error.status, [(error.message, error.details)], error.details or error.message)
+    return _with_allow(JsonResponse(body, status=error.status), error)
 
 
 SUCCESS = {"success": True}
@@ -159,7 +168,10 @@ def _parse(raw: bytes) -> Body:
         raise SegmentError(400, "Invalid JSON", f"the body is not valid JSON: {exc}") from None
     except RecursionError:
         raise SegmentError(400, "Invalid JSON", "the body is nested too deeply") from None
-    return Body(value, len(raw), _SUSPICIOUS.search(raw) is not None)
+    # The walk over every string and level runs only where it can find something: an escape the database cannot
+    # store, or more brackets than the depth limit (spec 7).
+    deep = raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
+    return Body(value, len(raw), deep or _SUSPICIOUS.search(raw) is not None)
 
 
 def _read_json(request: HttpRequest, *, limit: int) -> Body:
@@ -248,7 +260,7 @@ def _many(request: HttpRequest, api_key: ApiKey, body: Body, received_at: dateti
 
 def _method(request: HttpRequest, allowed: str) -> None:
     if request.method != allowed:
-        raise SegmentError(405, f"Method {request.method} not allowed; use {allowed}")
+        raise SegmentError(405, f"Method {request.method} not allowed; use {allowed}", allow=f"{allowed}, OPTIONS")
 
 
 @ingestion_route("POST")
@@ -290,7 +302,7 @@ def beacon_batch(request: HttpRequest) -> HttpResponse:
 def client_metrics(request: HttpRequest) -> HttpResponse:
     """POST /v1/m: analytics-next reports its own delivery metrics here; acknowledged, not stored (spec 5)."""
     if request.method != "POST":
-        return _single_error(SegmentError(405, f"Method {request.method} not allowed; use POST"))
+        return _single_error(SegmentError(405, f"Method {request.method} not allowed; use POST", allow="POST, OPTIONS"))
     return JsonResponse(SUCCESS)
 
 

@@ -38,7 +38,10 @@ def _receive(request: HttpRequest, kind: str) -> JsonResponse:
         return gate.rate.headers_set(JsonResponse(body, status=status))
 
     if gate.refusal is not None:
-        return answer(gate.refusal.status, gate.refusal.message)
+        response = answer(gate.refusal.status, gate.refusal.message)
+        if gate.refusal.allow:
+            response["Allow"] = gate.refusal.allow
+        return response
     api_key = gate.api_key
     assert api_key is not None
     try:
