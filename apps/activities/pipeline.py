@@ -89,19 +89,31 @@ def inbox_drain_batch(*, batch_size: int | None = None) -> int:
                 one_by_one.append(Item(row=row, identifiers=[], errors=[f"unreadable payload: {exc}"]))
                 continue
             items.append(Item(row=row, identifiers=identifiers))
-        bulk = [i for i in items if i.simple and i.identifiers]
-        one_by_one.extend(i for i in items if not (i.simple and i.identifiers))
-        try:
-            with transaction.atomic():
-                one_by_one.extend(_bulk_apply(bulk, now))
-        except (IntegrityError, DatabaseError, _BulkAbort) as exc:
-            # Another worker created or merged some of these identifiers meanwhile, or a payload's updates failed:
-            # take the careful path, where each payload commits or fails on its own.
-            logger.info("bulk path raced (%s); processing %s payloads one by one", exc, len(bulk))
-            one_by_one.extend(bulk)
+        # A payload that failed before goes alone: its retries never take a batch down with it (spec 7).
+        bulk = [i for i in items if i.simple and i.identifiers and i.row.attempts == 0]
+        one_by_one.extend(i for i in items if not (i.simple and i.identifiers and i.row.attempts == 0))
+        one_by_one.extend(_bulk_isolating(bulk, now))
     for item in one_by_one:
         payload_process_one(payload_id=item.row.id)
     return len(rows)
+
+
+def _bulk_isolating(items: list[Item], now: datetime) -> list[Item]:
+    """The bulk path, with a failure costing only its payload: when a batch fails (a payload's updates raise, or
+    another worker raced on an identifier), it is split in halves, each tried in bulk again (in its own savepoint),
+    down to the payloads that fail alone, which go one by one. Order is kept: the first half commits before the
+    second is tried. Returns the payloads left for the one-by-one path."""
+    if not items:
+        return []
+    try:
+        with transaction.atomic():
+            return _bulk_apply(items, now)
+    except (IntegrityError, DatabaseError, _BulkAbort) as exc:
+        if len(items) == 1:
+            logger.info("bulk path failed for payload %s (%s): one by one", items[0].row.id, exc)
+            return items
+        half = len(items) // 2
+        return _bulk_isolating(items[:half], now) + _bulk_isolating(items[half:], now)
 
 
 def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:

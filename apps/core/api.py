@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.db import read_snapshot
 from apps.core.errors import ApiError, FieldError, mics_error_logged, not_found
 from apps.core.validation import InputInvalid, int64_text
 from apps.datamarts.auth import authenticate
@@ -52,6 +53,13 @@ class MicsAPIView(APIView):
 
     def get_exception_handler(self) -> Any:
         return mics_exception_handler
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # A read resolves its selector and reads the point's data in one snapshot (spec 7).
+        if request.method in ("GET", "HEAD"):
+            with read_snapshot():
+                return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
