@@ -54,14 +54,26 @@ class Worker:
         )
         return env
 
-    def start(self, *, beat: bool = True, concurrency: int = 1, name: str = "w1", batch_size: int = 500) -> Worker:
+    def start(
+        self,
+        *,
+        beat: bool = True,
+        concurrency: int = 1,
+        name: str = "w1",
+        batch_size: int = 500,
+        var_dir: Path | None = None,
+    ) -> Worker:
+        """`var_dir`: run as a plain `celery worker -B` would, with the schedule where the settings put it (under
+        this var directory) instead of a `-s` path made by the test."""
         args = [sys.executable, "-m", "celery", "-A", "trackingconsole", "worker", "-l", "info"]
         args += ["-Q", self.queue, "-c", str(concurrency), "-n", f"{name}-{self.queue}@%h", "--without-gossip"]
         args += ["--without-mingle", "--without-heartbeat"]
         if beat:
-            args += ["-B", "-s", str(self.var_dir / f"beat-{name}")]
+            args += ["-B"] if var_dir is not None else ["-B", "-s", str(self.var_dir / f"beat-{name}")]
         env = self.env()
         env["PIPELINE_BATCH_SIZE"] = str(batch_size)
+        if var_dir is not None:
+            env["TRACKINGCONSOLE_VAR_DIR"] = str(var_dir)
         self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         return self
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 import requests
+from django.utils import timezone
 
+from apps.activities.mics import Compartments, translate_activity
 from apps.activities.models import InboxPayload, InboxStatus
 from tests.e2e.conftest import wait_for
 from tests.factories import datamart_setup
@@ -103,3 +105,30 @@ def test_activity_accepted_while_broker_is_down_is_processed_when_it_returns(wor
         what="the sweep to process the payload",
     )
     assert get(live_server.url, setup, "user_points/user_agent_id=vec:offline").status_code == 200
+
+
+def test_a_bare_worker_with_embedded_beat_sweeps_without_a_var_directory(worker_factory, tmp_path, settings):
+    """`celery -A trackingconsole worker -B` where no var/ exists yet (a fresh clone nobody ran bin/run in): beat's
+    schedule file has a directory, and the sweep picks up a payload whose drain task was never queued (spec 0)."""
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("the filesystem broker's folders live in the var directory the test makes; CI uses Redis")
+    setup = datamart_setup()
+    fresh_var = tmp_path / "var-that-does-not-exist-yet"
+    assert not fresh_var.exists()
+    # Committed to the inbox directly, without the drain nudge a route would send: only the sweep can find it.
+    row = InboxPayload.objects.create(
+        datamart=setup.datamart,
+        source="ACTIVITY",
+        received_at=timezone.now(),
+        payload=translate_activity(
+            {"$ts": 1_700_000_000_000, "$type": "TOUCH", "$user_agent_id": "vec:swept"},
+            Compartments(frozenset({setup.default_compartment.pk}), setup.default_compartment.pk),
+        )[0],
+    )
+    worker_factory(var_dir=fresh_var)
+    wait_for(
+        lambda: InboxPayload.objects.get(pk=row.pk).status == InboxStatus.PROCESSED,
+        timeout=60,
+        what="the sweep of a worker started with -B to process the payload",
+    )
+    assert (fresh_var / "celerybeat-schedule").exists() or any(fresh_var.glob("celerybeat-schedule*"))
