@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from apps.core.validation import text_problem
+from apps.core.validation import InputInvalid, int64_text, text_problem
 
 FIELD = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_]*$")
 MAX_CONDITIONS = 50
@@ -72,6 +72,11 @@ def _condition(text: str) -> Condition:
     value = _unescape(value.strip())
     if problem := text_problem(value):
         raise FilterInvalid(f"the value of {field} {problem}")
+    if field == "$ts" and value != "null":
+        try:
+            int64_text(value, "$ts")  # compared as a number: ASCII digits within 64 bits (spec 7)
+        except InputInvalid as exc:
+            raise FilterInvalid(str(exc)) from None
     return Condition(field, value, negated)
 
 
