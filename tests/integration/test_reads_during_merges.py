@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from typing import Any
 
 import pytest
 from django.db import connections
@@ -37,17 +38,9 @@ def test_a_read_during_a_merge_never_misses_the_person(setup, survivor):
     reads = 0
     for n in range(ROUNDS):
         user, anonymous = f"u-{survivor}-{n}", f"a-{survivor}-{n}"
-        first, second = (
-            (
-                {"type": "track", "event": "Visit", "anonymousId": anonymous},
-                {"type": "identify", "userId": user, "traits": {"plan": "pro"}},
-            )
-            if survivor == "anonymous"
-            else (
-                {"type": "identify", "userId": user, "traits": {"plan": "pro"}},
-                {"type": "track", "event": "Visit", "anonymousId": anonymous},
-            )
-        )
+        visit: dict[str, Any] = {"type": "track", "event": "Visit", "anonymousId": anonymous}
+        identify: dict[str, Any] = {"type": "identify", "userId": user, "traits": {"plan": "pro"}}
+        first, second = (visit, identify) if survivor == "anonymous" else (identify, visit)
         post(client, key, f"/v1/{first['type']}", first)
         drain()  # the first point is the older one: it survives the merge
         post(client, key, f"/v1/{second['type']}", second)
