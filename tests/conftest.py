@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -8,6 +9,26 @@ from django.db import connection
 from django.test import Client
 
 from tests.factories import Setup, datamart_setup
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _a_queue_of_the_tests_own():
+    """Accepting a payload nudges a drain task onto the broker. The tests publish on a queue of their own, deleted
+    at the end, never on the one a deployment's workers read (CELERY_TASK_DEFAULT_QUEUE)."""
+    from trackingconsole.celery import app as celery_app
+
+    queue = f"tc-test-{uuid.uuid4().hex[:8]}"
+    saved = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    celery_app.pool.force_close_all()
+    yield queue
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)
+    except Exception as exc:  # a broker gone at the end leaves nothing to clean
+        print(f"could not delete the test queue {queue}: {exc}")
+    celery_app.conf.task_default_queue = saved
+    celery_app.pool.force_close_all()
 
 
 @pytest.fixture
