@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import apps.activities.openapi  # noqa: F401  (documents the plain-view activity route in /v1/schema)
@@ -8,6 +9,8 @@ from apps.activities.views import user_activities_post
 from apps.core.views import healthz
 
 urlpatterns = [
+    # The console is what a person opening the server's address is looking for (and the admin's "View site").
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

@@ -146,3 +146,8 @@ def test_the_site_refuses_a_model_admin_without_tenancy():
     site.register(Datamart, admin.ModelAdmin)
     with pytest.raises(ImproperlyConfigured, match="TenantAdmin"):
         site.get_urls()
+
+
+def test_the_site_root_leads_to_the_console(client):
+    response = client.get("/")
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
