@@ -19,8 +19,7 @@ def _a_queue_of_the_tests_own():
 
     queue = f"tc-test-{uuid.uuid4().hex[:8]}"
     saved = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    celery_app.pool.force_close_all()
+    celery_app.conf.task_default_queue = queue  # before anything is published: the router reads it then
     yield queue
     try:
         with celery_app.connection_for_write() as conn:
@@ -28,7 +27,6 @@ def _a_queue_of_the_tests_own():
     except Exception as exc:  # a broker gone at the end leaves nothing to clean
         print(f"could not delete the test queue {queue}: {exc}")
     celery_app.conf.task_default_queue = saved
-    celery_app.pool.force_close_all()
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ from apps.choices.selectors import change_log_entry_render, change_log_of, choic
 from apps.choices.services import choice_put
 from apps.core.api import listing, ok, page_params
 from apps.core.errors import ApiError, FieldError, not_found
-from apps.core.schema import DATAMART_PARAM, ERRORS, PAGE_PARAMS, SELECTOR_PARAM, mics_envelope
+from apps.core.schema import DATAMART_PARAM, ERRORS, ID_SCHEMA, PAGE_PARAMS, SELECTOR_PARAM, mics_envelope
 from apps.datamarts.models import Processing
 from apps.userpoints.api import UserPointView, invalid
 from apps.userpoints.params import ParamInvalid, id_param, ts_ms_parse
 
-PROCESSING_PARAM = OpenApiParameter("processing_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+PROCESSING_PARAM = OpenApiParameter("processing_id", ID_SCHEMA, OpenApiParameter.PATH)
 
 
 class ChoiceView(UserPointView):

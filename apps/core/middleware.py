@@ -51,7 +51,9 @@ class DialectErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(API_PREFIXES) and (problem := _path_or_query_problem(request)):
+        # The pixel always answers its GIF and records its refusals itself (spec 2).
+        checked = request.path.startswith(API_PREFIXES) and not request.path.startswith("/v1/pixel/")
+        if checked and (problem := _path_or_query_problem(request)):
             # Before any view: a NUL in a path or a query value would reach the database (spec 7).
             return dialect_error(request, 400, problem)
         response = self.get_response(request)

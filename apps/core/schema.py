@@ -48,9 +48,17 @@ def mics_envelope(description: str, *, many: bool = False) -> OpenApiResponse:
     return OpenApiResponse(OpenApiTypes.OBJECT, description=description + (" (list envelope)" if many else ""))
 
 
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# What the selector parser accepts (apps/userpoints/selector_syntax.py), so that the schema says it too.
+SELECTOR_PATTERN = (
+    rf"^({_UUID}|user_point_id={_UUID}|(user_agent_id|email_hash|user_account_id)=[^/\x00]+"
+    r"|compartment_id=[0-9]{1,18}[,/]user_account_id=[^\x00]+)$"
+)
+ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+
 SELECTOR_PARAM = OpenApiParameter(
     "selector",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": SELECTOR_PATTERN},
     OpenApiParameter.PATH,
     description=(
         "The user point: `<uuid>`, `user_point_id=<uuid>`, `user_agent_id=<id>`, `email_hash=<hash>`, "
@@ -58,8 +66,16 @@ SELECTOR_PARAM = OpenApiParameter(
         "`/` instead of `,`). Values are percent-decoded. A merged point's id selects its survivor."
     ),
 )
-DATAMART_PARAM = OpenApiParameter("datamart_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+DATAMART_PARAM = OpenApiParameter("datamart_id", ID_SCHEMA, OpenApiParameter.PATH)
 PAGE_PARAMS = [
-    OpenApiParameter("first_result", OpenApiTypes.INT, description="Offset, default 0."),
-    OpenApiParameter("max_results", OpenApiTypes.INT, description="Page size, default 100, at most 1000."),
+    OpenApiParameter(
+        "first_result",
+        {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+        description="Offset, default 0.",
+    ),
+    OpenApiParameter(
+        "max_results",
+        {"type": "integer", "minimum": 1, "maximum": 1000},
+        description="Page size, default 100, at most 1000.",
+    ),
 ]

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from apps.core.api import listing, ok, page_params
 from apps.core.errors import ApiError, FieldError, not_found
-from apps.core.schema import DATAMART_PARAM, ERRORS, PAGE_PARAMS, SELECTOR_PARAM, mics_envelope
+from apps.core.schema import DATAMART_PARAM, ERRORS, ID_SCHEMA, PAGE_PARAMS, SELECTOR_PARAM, mics_envelope
 from apps.datamarts.selectors import compartments_of
 from apps.profiles.selectors import profile_render, profiles_of
 from apps.profiles.services import ProfileNotFound, profile_put
@@ -20,7 +20,7 @@ from apps.profiles.strategies import StrategyError, strategy_from_params, strip_
 from apps.userpoints.api import UserPointView, invalid
 from apps.userpoints.params import ParamInvalid, id_param
 
-COMPARTMENT_PARAM = OpenApiParameter("compartment_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+COMPARTMENT_PARAM = OpenApiParameter("compartment_id", ID_SCHEMA, OpenApiParameter.PATH)
 ACCOUNT_PARAM = OpenApiParameter(
     "user_account_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Percent-decoded."
 )

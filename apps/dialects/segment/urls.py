@@ -111,9 +111,11 @@ def _answers(error: str) -> dict[str, Any]:
     return {
         "200": {"description": "accepted and committed", "content": _json(_ref("SegmentSuccess"))},
         "400": {"description": "invalid message, body, or write key", "content": _json(_ref(error))},
-        "403": {"description": "the key lacks the ingest scope", "content": _json(_ref(error))},
+        "403": {
+            "description": "the key lacks the ingest scope, or the page's origin is not allowed",
+            "content": _json(_ref(error)),
+        },
         "413": {"description": "over a size limit (after decompression)", "content": _json(_ref(error))},
-        "415": {"description": "not application/json or text/plain", "content": _json(_ref(error))},
     }
 
 
@@ -147,7 +149,7 @@ for _call in CALL_TYPES:
         },
     )
 
-for _path in ("/v1/batch", "/v1/b", "/v1/import"):
+for _path in ("/v1/batch", "/v1/b", "/v1/import", "/beacon/v1/batch"):
     _batch_answers = _answers("SegmentBatchErrors")
     _batch_answers["207"] = {
         "description": "some messages invalid; the valid ones are stored",
@@ -166,8 +168,25 @@ for _path in ("/v1/batch", "/v1/b", "/v1/import"):
             ),
             "requestBody": {"required": True, "content": _json(_ref("SegmentBatch"))},
             "responses": _batch_answers,
+            **(
+                {"parameters": [{"name": "writeKey", "in": "query", "required": False, "schema": {"type": "string"}}]}
+                if _path.startswith("/beacon/")
+                else {}
+            ),
         },
     )
+
+openapi_register(
+    "/v1/m",
+    "post",
+    {
+        "operationId": "segment_client_metrics",
+        "tags": TAG,
+        "summary": "analytics-next's own delivery metrics: acknowledged, not stored",
+        "requestBody": {"required": False, "content": _json({"type": "object"})},
+        "responses": {"200": {"description": "acknowledged", "content": _json(_ref("SegmentSuccess"))}},
+    },
+)
 
 for _path in ("/v1/webhook", "/v1/w"):
     openapi_register(
