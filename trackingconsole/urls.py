@@ -15,7 +15,7 @@ urlpatterns = [
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
-    re_path(r"^v1/datamarts/(?P<datamart_id>\d+)/user_activities$", user_activities_post),
+    re_path(r"^v1/datamarts/(?P<datamart_id>[0-9]{1,18})/user_activities$", user_activities_post),
     path("", include("apps.userpoints.urls")),
     path("", include("apps.dialects.segment.urls")),
     path("", include("apps.dialects.braze.urls")),

@@ -15,7 +15,8 @@ from apps.userpoints.api import (
 
 # A selector may itself contain a slash: `compartment_id=C/user_account_id=U`.
 SELECTOR = r"(?P<selector>compartment_id=[^/,]+[,/]user_account_id=[^/]+|[^/]+)"
-DATAMART = r"^v1/datamarts/(?P<datamart_id>\d+)"
+# ASCII digits: `\d` would also match `٢`, which int() reads as 2 (spec 7).
+DATAMART = r"^v1/datamarts/(?P<datamart_id>[0-9]{1,18})"
 POINT = rf"{DATAMART}/user_points/{SELECTOR}"
 COMPARTMENT = r"compartment_id=(?P<compartment_id>[^/]+)"
 ACCOUNT = r"user_account_id=(?P<user_account_id>[^/]+)"

@@ -66,6 +66,8 @@ def cases(d: int, c: int, p: int) -> list[tuple[str, str, Any]]:
     ]
     for digit in (SUPER_TWO, ARABIC_TWO):
         found += [
+            ("GET", f"/v1/datamarts/{digit}/compartments", None),  # a datamart id of the path
+            ("POST", f"/v1/datamarts/{digit}/user_activities", activity),
             ("GET", f"{point}/user_activities?filters=$ts=={digit}", None),
             ("GET", f"{point}/user_activities?start_ts={digit}", None),
             ("GET", f"{point}/user_activities?end_ts=1{digit}", None),
