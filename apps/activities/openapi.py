@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apps.activities.mics import ACTIVITY_TYPES, SESSION_STATUSES
 from apps.core.openapi import openapi_register, openapi_register_schema
 
@@ -11,6 +13,11 @@ ERROR = {"$ref": "#/components/schemas/MicsError"}
 def _error(description: str) -> dict[str, object]:
     return {"description": description, "content": {"application/json": {"schema": ERROR}}}
 
+
+# The limits of spec 7 the route enforces, stated where clients read them.
+_EPOCH_MS: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 253402300799999, "description": "Epoch ms."}
+_ID: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}
+_COMPARTMENT_ID: dict[str, Any] = {"type": "string", "pattern": "^[0-9]{1,18}$"}
 
 openapi_register_schema(
     "UserActivity",
@@ -22,11 +29,23 @@ openapi_register_schema(
             "`$app_id`, `$location`, `$origin`, custom fields) are kept as given."
         ),
         "required": ["$type", "$ts"],
+        # At least one identifier, in one of the forms spec 1.2 allows.
+        "anyOf": [
+            {"required": ["$user_identifiers"], "properties": {"$user_identifiers": {"minItems": 1}}},
+            {"required": ["$user_agent_id"]},
+            {"required": ["$user_account_id"]},
+            {"required": ["$email_hash"]},
+        ],
         "properties": {
             "$type": {"type": "string", "enum": list(ACTIVITY_TYPES)},
-            "$ts": {"type": "integer", "description": "Epoch milliseconds."},
+            "$ts": _EPOCH_MS,
             "$session_status": {"type": "string", "enum": list(SESSION_STATUSES), "default": "NO_SESSION"},
-            "$unique_key": {"type": "string", "maxLength": 255, "description": "Makes the call idempotent."},
+            "$unique_key": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "Makes the call idempotent.",
+            },
             "$user_identifiers": {
                 "type": "array",
                 "items": {
@@ -34,27 +53,33 @@ openapi_register_schema(
                     "required": ["$type"],
                     "properties": {
                         "$type": {"type": "string", "enum": ["USER_ACCOUNT", "USER_EMAIL", "USER_AGENT"]},
-                        "$compartment_id": {"type": "string"},
-                        "$user_account_id": {"type": "string"},
-                        "$hash": {"type": "string"},
-                        "$email": {"type": "string"},
-                        "$user_agent_id": {"type": "string"},
+                        "$compartment_id": _COMPARTMENT_ID,
+                        "$user_account_id": _ID,
+                        "$hash": _ID,
+                        "$email": {"type": "string", "minLength": 3, "pattern": ".@."},
+                        "$user_agent_id": _ID,
                     },
                 },
             },
-            "$user_agent_id": {"type": "string"},
-            "$compartment_id": {"type": "string"},
-            "$user_account_id": {"type": "string"},
-            "$email_hash": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+            "$user_agent_id": _ID,
+            "$compartment_id": _COMPARTMENT_ID,
+            "$user_account_id": _ID,
+            "$email_hash": {
+                "oneOf": [
+                    _ID,
+                    {"type": "object", "anyOf": [{"required": ["$hash"]}, {"required": ["$email"]}]},
+                ]
+            },
             "$events": {
                 "type": "array",
                 "items": {
                     "type": "object",
                     "required": ["$ts", "$event_name"],
                     "properties": {
-                        "$ts": {"type": "integer"},
+                        "$ts": _EPOCH_MS,
                         "$event_name": {
                             "type": "string",
+                            "minLength": 1,
                             "description": "`$set_user_profile_properties` and `$set_user_choice` are applied.",
                         },
                         "$properties": {"type": "object"},

@@ -36,6 +36,12 @@ openapi_register_schema(
     "BrazeTrackRequest",
     {
         "type": "object",
+        # At least one object to apply (spec 3: otherwise a fatal 400).
+        "anyOf": [
+            {"required": ["attributes"], "properties": {"attributes": {"minItems": 1}}},
+            {"required": ["events"], "properties": {"events": {"minItems": 1}}},
+            {"required": ["purchases"], "properties": {"purchases": {"minItems": 1}}},
+        ],
         "properties": {
             "api_key": {"type": "string", "description": "The key, when not in the Authorization header"},
             "attributes": {

@@ -40,12 +40,23 @@ openapi_register_schema(
             "One Segment-style message. userId or anonymousId is required; track needs event, group needs "
             f"groupId, alias needs previousId and userId. At most {MESSAGE_MAX_BYTES} bytes."
         ),
+        # userId or anonymousId (a non-empty id); null counts as absent (spec 2).
+        "anyOf": [
+            {"required": ["userId"], "properties": {"userId": {"type": "string", "minLength": 1}}},
+            {"required": ["anonymousId"], "properties": {"anonymousId": {"type": "string", "minLength": 1}}},
+        ],
         "properties": {
             "type": {"type": "string", "enum": list(CALL_TYPES), "description": "batch and webhook only"},
-            "userId": {"type": "string"},
-            "anonymousId": {"type": "string"},
-            "messageId": {"type": "string", "description": "unique per datamart; generated when absent"},
+            "userId": {"type": "string", "nullable": True, "maxLength": 255},
+            "anonymousId": {"type": "string", "nullable": True, "maxLength": 250},
+            "messageId": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 247,
+                "description": "unique per datamart; generated when absent",
+            },
             "timestamp": {"type": "string", "format": "date-time"},
+            "originalTimestamp": {"type": "string", "format": "date-time"},
             "sentAt": {"type": "string", "format": "date-time"},
             "event": {"type": "string"},
             "properties": {"type": "object"},
@@ -60,13 +71,43 @@ openapi_register_schema(
         "additionalProperties": True,
     },
 )
+# What each call needs besides an id (spec 2); batch and webhook messages name their call in `type`.
+_CALL_NEEDS: dict[str, dict[str, Any]] = {
+    "identify": {},
+    "page": {},
+    "screen": {},
+    "track": {"required": ["event"], "properties": {"event": {"type": "string", "minLength": 1, "pattern": "\\S"}}},
+    "group": {"required": ["groupId"], "properties": {"groupId": {"type": "string", "minLength": 1}}},
+    "alias": {
+        "required": ["previousId", "userId"],
+        "properties": {
+            "previousId": {"type": "string", "minLength": 1, "maxLength": 250},
+            "userId": {"type": "string", "minLength": 1},
+        },
+    },
+}
+for _call, _needs in _CALL_NEEDS.items():
+    openapi_register_schema(f"Segment{_call.capitalize()}", {"allOf": [_ref("SegmentMessage"), _needs]})
+
+
+def _typed(call: str) -> dict[str, Any]:
+    named = {"required": ["type"], "properties": {"type": {"type": "string", "enum": [call]}}}
+    return {"allOf": [_ref(f"Segment{call.capitalize()}"), named]}
+
+
+openapi_register_schema("SegmentTypedMessage", {"oneOf": [_typed(c) for c in _CALL_NEEDS]})
 openapi_register_schema(
     "SegmentBatch",
     {
         "type": "object",
         "required": ["batch"],
         "properties": {
-            "batch": {"type": "array", "items": _ref("SegmentMessage"), "maxItems": BATCH_MAX_MESSAGES},
+            "batch": {
+                "type": "array",
+                "items": _ref("SegmentTypedMessage"),
+                "minItems": 1,
+                "maxItems": BATCH_MAX_MESSAGES,
+            },
             "context": {"type": "object", "description": "merged into each message (its own keys win)"},
             "integrations": {"type": "object", "description": "merged into each message (its own keys win)"},
             "sentAt": {"type": "string", "format": "date-time"},
@@ -129,7 +170,7 @@ for _call in CALL_TYPES:
                 "tags": TAG,
                 "summary": f"Segment {_call} call",
                 "description": f"{_AUTH_NOTE} Body up to {MESSAGE_MAX_BYTES} bytes, gzip accepted.",
-                "requestBody": {"required": True, "content": _json(_ref("SegmentMessage"))},
+                "requestBody": {"required": True, "content": _json(_ref(f"Segment{_call.capitalize()}"))},
                 "responses": _answers("SegmentError"),
             },
         )
@@ -197,7 +238,10 @@ for _path in ("/v1/webhook", "/v1/w"):
             "tags": TAG,
             "summary": "Analytics.js message (or batch) from another system",
             "parameters": [{"name": "writeKey", "in": "query", "required": False, "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": _json(_ref("SegmentMessage"))},
+            "requestBody": {
+                "required": True,
+                "content": _json({"oneOf": [_ref("SegmentTypedMessage"), _ref("SegmentBatch")]}),
+            },
             "responses": _answers("SegmentError"),
         },
     )

@@ -15,13 +15,19 @@ _CONTEXT = {
     "type": "object",
     "properties": {
         "group_id": {"type": "string"},
-        "device_id": {"type": "string", "description": "USER_AGENT device:<id>"},
+        "device_id": {"type": "string", "minLength": 1, "pattern": "\\S", "description": "USER_AGENT device:<id>"},
         "session_id": {"type": "string"},
         "source": {"type": "string"},
     },
 }
 _COMMON = {
-    "user_id": {"type": "string", "description": "USER_ACCOUNT in the key's compartment"},
+    "user_id": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "\\S",
+        "description": "USER_ACCOUNT in the key's compartment",
+    },
     "timestamp": {"type": "string", "format": "date-time", "description": "ISO 8601; default: now"},
     "context": _CONTEXT,
 }
@@ -29,10 +35,11 @@ _OBJECTS: dict[str, dict[str, Any]] = {
     "track": {
         "type": "object",
         "required": ["user_id"],
+        "anyOf": [{"required": ["event_name"]}, {"required": ["event"]}],
         "properties": {
             **_COMMON,
-            "event_name": {"type": "string", "description": "Required (or `event`)"},
-            "event": {"type": "string"},
+            "event_name": {"type": "string", "minLength": 1, "pattern": "\\S", "description": "Required (or `event`)"},
+            "event": {"type": "string", "minLength": 1, "pattern": "\\S"},
             "properties": {
                 "type": "object",
                 "description": "email (also a USER_EMAIL), name, first_name, last_name also update the profile",
@@ -49,7 +56,7 @@ _OBJECTS: dict[str, dict[str, Any]] = {
         "required": ["user_id", "group_id"],
         "properties": {
             **_COMMON,
-            "group_id": {"type": "string"},
+            "group_id": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"},
             "traits": {"type": "object", "description": "Profile property groups.<group_id>"},
         },
     },
@@ -89,7 +96,11 @@ for _kind, _schema in _OBJECTS.items():
             "description": "Authorization: Bearer <key> or x-api-key: <key>. Accepted whole or refused whole.",
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"oneOf": [_ref, {"type": "array", "items": _ref}]}}},
+                "content": {
+                    "application/json": {
+                        "schema": {"oneOf": [_ref, {"type": "array", "items": _ref, "minItems": 1, "maxItems": 1000}]}
+                    }
+                },
             },
             "responses": {
                 "200": _answer("Accepted, processed asynchronously"),
