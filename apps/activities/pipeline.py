@@ -162,23 +162,32 @@ def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
                 done.append(item)
     _insert_many(UserPoint, new_points)
     _insert_many(UserIdentifier, new_identifiers)
+    # Profile updates, in the order the payloads came, on points locked (or created) above; each payload's in a
+    # savepoint, so that one that fails is set aside alone (it goes one by one, where its failure is recorded) and
+    # the rest of the batch stays on this path (spec 7). Before the activities are written, so none is left behind.
+    failed: list[Item] = []
+    for item in sorted((i for i in done if i.has_updates), key=lambda i: i.row.received_at):
+        assert item.point_id is not None
+        if not item.payload.get("profile_updates"):
+            continue
+        try:
+            with transaction.atomic():
+                _apply_profile_updates(item.row, item.point_id, now)
+        except Exception as exc:
+            logger.info("payload %s failed in the bulk path (%s): set aside", item.row.id, exc)
+            failed.append(item)
+    if failed:
+        done = [i for i in done if i not in failed]
     _insert_many(Activity, [a for a in (_activity_row(item, now) for item in done) if a is not None])
     _touch_identifiers(done, now)
-    # Profile and choice updates, in the order the payloads came, on points locked (or created) above.
     with_updates = [(i.row, i.point_id) for i in sorted(done, key=lambda i: i.row.received_at) if i.has_updates]
-    for row, point_id in with_updates:
-        assert point_id is not None
-        try:
-            _apply_profile_updates(row, point_id, now)
-        except Exception as exc:
-            raise _BulkAbort(f"payload {row.id}: {type(exc).__name__}: {exc}") from exc
     try:
         # Choices (consent signals on every event included) in a constant number of queries for the batch.
         _apply_choices_and_errors(with_updates, now)  # type: ignore[arg-type]
     except Exception as exc:
         raise _BulkAbort(f"choice updates: {type(exc).__name__}: {exc}") from exc
     _mark_processed(done, now)
-    return deferred
+    return deferred + failed
 
 
 def _insert_many(model: type[Model], objs: list[Any]) -> None:
