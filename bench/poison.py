@@ -96,7 +96,7 @@ def _empty() -> None:
         cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
 
 
-def _payloads(n: int, poison_share: float, compartments, default_compartment: int) -> tuple[list[dict], set[int]]:
+def _payloads(n: int, poison_share: float, compartments, default_compartment: int) -> tuple[list, set[int]]:
     from apps.activities.mics import translate_activity
 
     rng = random.Random(42)
