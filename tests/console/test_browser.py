@@ -4,38 +4,27 @@ and pipeline. Screenshots go to test-artifacts/ so a person can see what the rol
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from apps.userpoints.models import ErasureRecord, UserPoint
+from tests.chromium import chromium_launched
 from tests.console.conftest import PASSWORD, make_person
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium; CI installs it)")
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls in the test are still sync.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+    with chromium_launched() as launched:
+        ARTIFACTS.mkdir(exist_ok=True)
+        yield launched
 
 
 def logged_in(browser: Browser, base: str, username: str) -> Page:

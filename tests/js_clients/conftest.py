@@ -18,11 +18,12 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
+from tests.chromium import chromium_launched
 from tests.e2e.conftest import worker_factory  # noqa: F401  (the real-worker fixture)
 
 HERE = Path(__file__).parent
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _registry_reachable() -> bool:
@@ -108,17 +109,6 @@ def website(node_modules) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium; CI installs it)")
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+def chromium() -> Iterator[Browser]:
+    with chromium_launched() as launched:
+        yield launched
