@@ -91,11 +91,12 @@ def _compartment(value: Any, where: str, compartments: Compartments, problems: P
 def _account(
     compartment_value: Any, account_value: Any, where: str, compartments: Compartments, problems: Problems
 ) -> Identifier | None:
+    prefix = f"{where}." if where else ""  # the legacy root fields have no path before them
     account = _id_string(account_value)
     if account is None:
-        problems.add(f"{where}.$user_account_id", "must be a non-empty string")
+        problems.add(f"{prefix}$user_account_id", "must be a non-empty string")
         return None
-    compartment_id = _compartment(compartment_value, f"{where}.$compartment_id", compartments, problems)
+    compartment_id = _compartment(compartment_value, f"{prefix}$compartment_id", compartments, problems)
     if compartment_id is None:
         return None
     return account_identifier(compartment_id, account)

@@ -87,4 +87,5 @@ class StrictJSONParser(JSONParser):
         try:
             return json_loads(raw)
         except BodyUnreadable as exc:
-            raise ParseError(str(exc)) from None
+            # The error handler says "The body is not valid JSON:" itself.
+            raise ParseError(str(exc).removeprefix("the body is not valid JSON: ")) from None

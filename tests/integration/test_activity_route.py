@@ -104,7 +104,7 @@ def test_unknown_compartment_is_400(setup, api):
         key=setup.key,
     )
     assert status == 400
-    assert body["details"][0]["field"] == ".$compartment_id"
+    assert body["details"][0]["field"] == "$compartment_id"
 
 
 def test_oversize_body_is_413_and_gzip_is_measured_decompressed(setup, api, client):
