@@ -2,9 +2,9 @@
 onto processings and its rules. No database.
 
 Where the shapes come from:
-- Segment: the consent wrapper (@segment/analytics-consent-tools) stamps every event with
-  `context.consent.categoryPreferences`, an object of category name → boolean (Segment's "Consent in Segment
-  Connections" documentation, and the wrapper's source: `ctx.updateEvent('context.consent', {categoryPreferences})`).
+- Segment: the consent wrapper, @segment/analytics-consent-tools 2.0.3, stamps every event in a source middleware
+  (dist/cjs/domain/consent-stamping.js): `payload.obj.context.consent = {...payload.obj.context.consent,
+  categoryPreferences: await getCategories()}`, an object of category name -> boolean.
 - RudderStack: @rudderstack/analytics-js 3.34.1 (its bundled build, read in node_modules) puts on each event
   `context.consentManagement = {deniedConsentIds, allowedConsentIds, provider, resolutionStrategy}`; its
   `isValidConsentsData` accepts an array of ids or (OneTrust's older shape) an object keyed by id.
