@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from axes.models import AccessAttempt
@@ -54,6 +55,7 @@ from apps.console.tenancy import (
 )
 from apps.console.viewer import Viewer
 from apps.core.cors import origins_normalise
+from apps.core.validation import is_id_text, text_problem
 from apps.datamarts.models import ApiKey, Compartment, Datamart, Processing, Scope
 from apps.datamarts.services import (
     api_key_create,
@@ -70,6 +72,22 @@ from apps.userpoints.identifiers import USER_ACCOUNT, USER_EMAIL
 from apps.userpoints.models import ErasureRecord, HyperPointRefusal, UserIdentifier, UserPoint, UserPointMerge
 
 TIMELINE_PAGE = 20
+
+
+def _choice_time(text: str, now: datetime) -> datetime | None:
+    """The time a person made a choice, as a privacy officer enters it (a datetime-local value, read as UTC, the
+    console's time zone); empty means now; None when it is not a time, or lies in the future."""
+    if not text.strip():
+        return now
+    try:
+        made = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if made.tzinfo is None:
+        made = made.replace(tzinfo=UTC)
+    if made > now + timedelta(minutes=1) or made.year < 1970:
+        return None
+    return made
 
 
 def point_link(point_id: Any) -> SafeString:
@@ -433,11 +451,16 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
         ]
         history = None
         if user.has_perm("choices.view_choicechangelogentry"):
+            # In the order consent is decided by ($choice_ts), not the order of recording; every custom field shown.
             history = [
-                {"entry": e, "choice_time": ms_to_datetime(e.choice_ts)}
+                {
+                    "entry": e,
+                    "choice_time": ms_to_datetime(e.choice_ts),
+                    "fields": {k: v for k, v in (e.custom_fields or {}).items() if k not in ("signal", "categories")},
+                }
                 for e in ChoiceChangeLogEntry.objects.filter(user_point=point)
                 .select_related("processing")
-                .order_by("id")
+                .order_by("choice_ts", "id")
             ]
         paginator = NoCountPaginator(
             Activity.objects.filter(user_point=point).order_by("-ts", "-id"),
@@ -533,22 +556,28 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
         raw_processing = request.POST.get("processing_id", "")
         processing = (
             Processing.objects.filter(datamart_id=point.datamart_id, pk=int(raw_processing)).first()
-            if raw_processing.isdigit() and len(raw_processing) < 19
+            if is_id_text(raw_processing)
             else None
         )
         value = request.POST.get("acceptance_value")
+        now = timezone.now()
+        made_at = _choice_time(request.POST.get("choice_time", ""), now)
+        evidence = request.POST.get("evidence", "").strip()[:500]
         if processing is None or value not in ("true", "false"):
             self.message_user(request, "Choose a processing of this datamart and accepted or refused.", messages.ERROR)
+        elif made_at is None:
+            self.message_user(request, "The choice time must be a date and time, not in the future.", messages.ERROR)
+        elif text_problem(evidence):
+            self.message_user(request, "The evidence holds a character that cannot be stored.", messages.ERROR)
         else:
-            now = timezone.now()
             with transaction.atomic():
                 choice_apply(
                     datamart_id=point.datamart_id,
                     user_point_id=point.id,
                     processing_id=processing.pk,
-                    choice_ts=int(now.timestamp() * 1000),
+                    choice_ts=int(made_at.timestamp() * 1000),
                     acceptance_value=value == "true",
-                    custom_fields={},
+                    custom_fields={"evidence": evidence} if evidence else {},
                     source=Source.CONSOLE,
                     source_ref=f"console:{request.user.get_username()}",
                     now=now,
@@ -581,13 +610,21 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
             "title": "Erase this user point?",
             "opts": self.opts,
             "point": point,
-            "counts": {
-                "identifiers": UserIdentifier.objects.filter(user_point=point).count(),
-                "profiles": Profile.objects.filter(user_point=point).count(),
-                "choices": Choice.objects.filter(user_point=point).count(),
-                "consent change-log entries": ChoiceChangeLogEntry.objects.filter(user_point=point).count(),
-                "activities": Activity.objects.filter(user_point=point).count(),
-            },
+            "identifiers": [
+                identifier_text(row, request_viewer(request))
+                for row in UserIdentifier.objects.filter(user_point=point).order_by("creation_ts", "id")
+            ],
+            "counts": [
+                (UserIdentifier.objects.filter(user_point=point).count(), "identifier", "identifiers"),
+                (Profile.objects.filter(user_point=point).count(), "profile", "profiles"),
+                (Choice.objects.filter(user_point=point).count(), "choice", "choices"),
+                (
+                    ChoiceChangeLogEntry.objects.filter(user_point=point).count(),
+                    "consent change-log entry",
+                    "consent change-log entries",
+                ),
+                (Activity.objects.filter(user_point=point).count(), "activity", "activities"),
+            ],
         }
         return TemplateResponse(request, "console/userpoint_erase.html", context)
 

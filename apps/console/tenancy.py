@@ -101,7 +101,9 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 datamart_ids=search_scope(request),
                 query=f"{self.opts.verbose_name_plural}: {term}",
             )
-        return super().changelist_view(request, extra_context)
+        # "User points", not Django's "Select user point to view".
+        context = {"title": str(self.opts.verbose_name_plural).capitalize(), **(extra_context or {})}
+        return super().changelist_view(request, context)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         response = super().change_view(request, object_id, form_url, extra_context)

@@ -65,9 +65,12 @@ def test_privacy_officer_finds_reads_exports_and_erases(browser, live_server, wo
 
     history = page.locator("#consent-history tr.history-row")
     assert history.count() == 3
-    assert history.locator("td.history-value").all_inner_texts() == ["accepted", "refused", "accepted"]
-    assert history.locator("td.history-previous").all_inner_texts() == ["\N{EN DASH}", "accepted", "refused"]
-    assert history.locator("td.history-applied").all_inner_texts() == ["applied", "applied", "not applied"]
+    # Ordered by the time each choice was made: the third write (made between the first two) comes second.
+    assert history.locator("td.history-value").all_inner_texts() == ["accepted", "accepted", "refused"]
+    assert history.locator("td.history-previous").all_inner_texts() == ["\N{EN DASH}", "refused", "accepted"]
+    applied = history.locator("td.history-applied").all_inner_texts()
+    assert applied[0] == applied[2] == "applied"
+    assert applied[1].startswith("not applied (recorded after a choice made later")
     assert history.locator("td.history-source").all_inner_texts() == ["ACTIVITY"] * 3
     assert page.locator("tr.consent-row td.consent-value").inner_text() == "refused"
     # Events are folded; opening one shows its properties.

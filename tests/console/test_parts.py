@@ -151,3 +151,44 @@ def test_the_site_refuses_a_model_admin_without_tenancy():
 def test_the_site_root_leads_to_the_console(client):
     response = client.get("/")
     assert (response.status_code, response["Location"]) == (302, "/admin/")
+
+
+def test_the_console_s_first_hour_pages(world, api, drain):
+    """The dashboard's person search, human list titles, a styled 403, and an erase confirmation that says who the
+    person is with correct plurals."""
+    person = make_person(api, drain, world.setup, world.processing)
+    marketer = sign_in(world.marketer.username)
+    dashboard = marketer.get("/admin/").content.decode()
+    assert 'id="person-search"' in dashboard
+    assert dashboard.index('id="person-search"') < dashboard.index('id="console-dashboard"') + 400
+    listing = marketer.get("/admin/userpoints/userpoint/").content.decode()
+    assert "<h1>User points</h1>" in listing
+    assert "Select user point to view" not in listing
+    forbidden = marketer.get("/admin/userpoints/erasurerecord/")
+    assert forbidden.status_code == 403
+    assert 'id="forbidden"' in forbidden.content.decode()
+    confirm = sign_in(world.officer.username).get(f"/admin/userpoints/userpoint/{person}/erase/").content.decode()
+    assert "e-mail John.Doe@Example.com" in confirm
+    assert "agent vec:john" in confirm
+    assert "1 choice<" in confirm
+    assert "1 choices" not in confirm
+    assert "3 activities" in confirm
+
+
+def test_a_choice_recorded_with_its_time_and_evidence(world, api, drain):
+    from apps.choices.models import ChoiceChangeLogEntry
+
+    person = make_person(api, drain, world.setup, world.processing)
+    officer = sign_in(world.officer.username)
+    url = f"/admin/userpoints/userpoint/{person}/choice/"
+    data = {"processing_id": world.processing.pk, "acceptance_value": "true", "evidence": "letter of 3 May"}
+    officer.post(url, {**data, "choice_time": "2031-01-01T00:00:00"})  # in the future: refused
+    officer.post(url, {**data, "choice_time": "not a time"})
+    assert not ChoiceChangeLogEntry.objects.filter(source="CONSOLE").exists()
+    officer.post(url, {**data, "choice_time": "2023-11-14T22:13:20"})
+    entry = ChoiceChangeLogEntry.objects.get(source="CONSOLE")
+    assert entry.choice_ts == 1_700_000_000_000
+    assert entry.custom_fields == {"evidence": "letter of 3 May"}
+    page = officer.get(f"/admin/userpoints/userpoint/{person}/change/").content.decode()
+    assert "evidence: letter of 3 May" in page
+    assert 'value="false" checked' not in page  # no default answer
