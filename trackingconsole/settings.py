@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -78,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Console pages in the time zone of the reader's browser (a cookie set by console/timezone.js); UTC until known.
+    "apps.console.timezones.ConsoleTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into its answer.
@@ -110,6 +113,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=1
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ADMIN = False  # the console registers the lockouts itself, for superusers only
 AXES_LOCKOUT_TEMPLATE = "console/locked_out.html"
+# How long a console list may spend counting its rows exactly before it shows PostgreSQL's estimate instead.
+CONSOLE_COUNT_BUDGET_MS = env.int("CONSOLE_COUNT_BUDGET_MS", default=200)
 # Behind a proxy, the last address of X-Forwarded-For (the one the proxy appended) is the client's.
 ACCESS_LOG_TRUST_X_FORWARDED_FOR = env.bool("ACCESS_LOG_TRUST_X_FORWARDED_FOR", default=False)
 
@@ -221,6 +226,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# ISO dates with their time zone everywhere in the console (trackingconsole/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["trackingconsole.formats"]
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 LOGIN_URL = "/admin/login/"

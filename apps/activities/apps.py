@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class ActivitiesConfig(AppConfig):
     name = "apps.activities"
+    verbose_name = "Activities and ingestion"
     label = "activities"
 
     def ready(self) -> None:

@@ -31,15 +31,17 @@ class InboxPayload(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
     source = models.CharField(max_length=16, choices=Source.choices)
-    unique_key = models.CharField(max_length=255, null=True, blank=True)
+    unique_key = models.CharField("dedupe key", max_length=255, null=True, blank=True)
     payload = models.JSONField()
-    received_at = models.DateTimeField()
+    received_at = models.DateTimeField(
+        "received",
+    )
     status = models.CharField(max_length=16, choices=InboxStatus.choices, default=InboxStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, default="")
-    processed_at = models.DateTimeField(null=True, blank=True)
-    user_point_id = models.UUIDField(null=True, blank=True, db_index=True)
+    next_attempt_at = models.DateTimeField("next attempt", null=True, blank=True)
+    last_error = models.TextField("last error", blank=True, default="")
+    processed_at = models.DateTimeField("processed", null=True, blank=True)
+    user_point_id = models.UUIDField("user point", null=True, blank=True, db_index=True)
 
     class Meta:
         verbose_name = "inbox payload"
@@ -65,16 +67,20 @@ class Activity(models.Model):
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
     user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="activities")
     type = models.CharField(max_length=64)
-    ts = models.BigIntegerField(help_text="Epoch milliseconds.")
+    ts = models.BigIntegerField("event time", help_text="Epoch milliseconds.")
     source = models.CharField(max_length=16, choices=Source.choices)
     document = models.JSONField(help_text="The activity with its events, as received.")
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(
+        "stored",
+    )
 
     class Meta:
         verbose_name_plural = "activities"
         indexes = [
             models.Index(fields=["user_point", "-ts"], name="activity_point_ts"),
             models.Index(fields=["datamart", "created_at"], name="activity_datamart_created"),
+            # The console lists, filters and charts a datamart's activities by event time.
+            models.Index(fields=["datamart", "-ts"], name="activity_datamart_ts"),
         ]
 
     def __str__(self) -> str:
@@ -88,7 +94,7 @@ class ProcessingError(models.Model):
     payload = models.ForeignKey(InboxPayload, on_delete=models.CASCADE, related_name="errors")
     user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, null=True, blank=True)
     message = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("stored", auto_now_add=True)
 
     def __str__(self) -> str:
         return f"error on payload {self.payload_id}: {self.message[:60]}"

@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class ChoicesConfig(AppConfig):
     name = "apps.choices"
+    verbose_name = "Consent"
     label = "choices"
 
     def ready(self) -> None:

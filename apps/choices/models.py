@@ -15,14 +15,20 @@ class Choice(models.Model):
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
     user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="choices")
     processing = models.ForeignKey(Processing, on_delete=models.PROTECT)
-    choice_ts = models.BigIntegerField(help_text="Epoch milliseconds.")
-    acceptance_value = models.BooleanField()
-    custom_fields = models.JSONField(default=dict)
+    choice_ts = models.BigIntegerField("choice time", help_text="Epoch milliseconds.")
+    acceptance_value = models.BooleanField(
+        "answer",
+    )
+    custom_fields = models.JSONField("custom fields", default=dict)
     # Where the write that set the current value came from (ACTIVITY, API, SEGMENT, ..., CONSOLE): the consent
     # report counts choices by it.
     source = models.CharField(max_length=16, choices=Source.choices, blank=True, default="")
-    creation_ts = models.DateTimeField()
-    last_modified_ts = models.DateTimeField()
+    creation_ts = models.DateTimeField(
+        "created",
+    )
+    last_modified_ts = models.DateTimeField(
+        "last modified",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user_point", "processing"], name="choice_unique_per_point")]
@@ -43,14 +49,22 @@ class ChoiceChangeLogEntry(models.Model):
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
     user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="change_log")
     processing = models.ForeignKey(Processing, on_delete=models.PROTECT)
-    choice_ts = models.BigIntegerField()
-    acceptance_value = models.BooleanField()
-    previous_acceptance_value = models.BooleanField(null=True)
-    applied = models.BooleanField()
+    choice_ts = models.BigIntegerField(
+        "choice time",
+    )
+    acceptance_value = models.BooleanField(
+        "answer",
+    )
+    previous_acceptance_value = models.BooleanField("previous answer", null=True)
+    applied = models.BooleanField(
+        "applied",
+    )
     source = models.CharField(max_length=16, choices=Source.choices)
-    source_ref = models.CharField(max_length=255, blank=True, default="")
-    custom_fields = models.JSONField(default=dict)
-    recorded_ts = models.DateTimeField()
+    source_ref = models.CharField("reference", max_length=255, blank=True, default="")
+    custom_fields = models.JSONField("custom fields", default=dict)
+    recorded_ts = models.DateTimeField(
+        "recorded",
+    )
 
     class Meta:
         verbose_name = "consent change-log entry"

@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class ConsoleConfig(AppConfig):
     name = "apps.console"
+    verbose_name = "Accountability"
     label = "console"
 
     def ready(self) -> None:

@@ -54,15 +54,15 @@ class AccessLogEntry(models.Model):
     Append-only: the model and its querysets refuse changes and deletions, and on PostgreSQL a trigger refuses
     them in the database itself. No foreign key to the user: the log outlives the account it names."""
 
-    at = models.DateTimeField(db_index=True)
+    at = models.DateTimeField("time", db_index=True)
     user_id = models.IntegerField(null=True)
     username = models.CharField(max_length=150)
     # Null for a search by a superuser, which covers every datamart.
     datamart = models.ForeignKey(Datamart, on_delete=models.PROTECT, null=True, related_name="+")
     event = models.CharField(max_length=16, choices=AccessEvent.choices)
-    user_point_id = models.UUIDField(null=True, blank=True, db_index=True)
+    user_point_id = models.UUIDField("user point", null=True, blank=True, db_index=True)
     query = models.CharField(max_length=500, blank=True, default="", help_text="The search term, or the record opened.")
-    ip = models.GenericIPAddressField(null=True, blank=True)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
     path = models.CharField(max_length=500, blank=True, default="")
 
     objects = AppendOnlyQuerySet.as_manager()

@@ -22,7 +22,7 @@ class Scope(models.TextChoices):
 
 class Datamart(models.Model):
     name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
     personal_properties = models.JSONField(
         default=default_personal_properties,
         blank=True,
@@ -42,8 +42,8 @@ class Datamart(models.Model):
 class Compartment(models.Model):
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE, related_name="compartments")
     name = models.CharField(max_length=200)
-    is_default = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_default = models.BooleanField("default", default=False)
+    created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -58,8 +58,8 @@ class Compartment(models.Model):
 class Processing(models.Model):
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE, related_name="processings")
     name = models.CharField(max_length=200)
-    legal_basis = models.CharField(max_length=64, choices=LegalBasis.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
+    legal_basis = models.CharField("legal basis", max_length=64, choices=LegalBasis.choices)
+    created_at = models.DateTimeField("created", auto_now_add=True)
     consent_categories = models.JSONField(
         default=list,
         blank=True,
@@ -81,10 +81,12 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=200)
     # SHA-256 of the secret: keys are 256-bit random tokens, so a fast hash cannot be brute-forced.
     key_hash = models.CharField(max_length=64, unique=True)
-    key_prefix = models.CharField(max_length=16, help_text="The first characters of the key, to recognise it.")
+    key_prefix = models.CharField(
+        "key prefix", max_length=16, help_text="The first characters of the key, to recognise it."
+    )
     scopes = models.JSONField(default=list)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    revoked_at = models.DateTimeField("revoked", null=True, blank=True)
 
     class Meta:
         verbose_name = "API key"

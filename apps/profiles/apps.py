@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class ProfilesConfig(AppConfig):
     name = "apps.profiles"
+    verbose_name = "Profiles"
     label = "profiles"
 
     def ready(self) -> None:

@@ -13,10 +13,14 @@ class Profile(models.Model):
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
     user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="profiles")
     compartment = models.ForeignKey(Compartment, on_delete=models.CASCADE)
-    user_account_id = models.CharField(max_length=255, blank=True, default=ANONYMOUS_ACCOUNT)
+    user_account_id = models.CharField("user account id", max_length=255, blank=True, default=ANONYMOUS_ACCOUNT)
     properties = models.JSONField(default=dict)
-    creation_ts = models.DateTimeField()
-    last_modified_ts = models.DateTimeField()
+    creation_ts = models.DateTimeField(
+        "created",
+    )
+    last_modified_ts = models.DateTimeField(
+        "last modified",
+    )
 
     class Meta:
         constraints = [

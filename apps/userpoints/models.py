@@ -11,8 +11,10 @@ from apps.userpoints.identifiers import IDENTIFIER_TYPES
 class UserPoint(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE, related_name="user_points")
-    creation_ts = models.DateTimeField(db_index=True)
-    is_hyper = models.BooleanField(default=False, help_text="Refused a link that would make it a hyper point.")
+    creation_ts = models.DateTimeField("created", db_index=True)
+    is_hyper = models.BooleanField(
+        "hyper point", default=False, help_text="Refused a link that would make it a hyper point."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["datamart", "creation_ts"])]
@@ -33,12 +35,14 @@ class UserIdentifier(models.Model):
     type = models.CharField(max_length=16, choices=[(t, t) for t in IDENTIFIER_TYPES])
     key = models.CharField(max_length=512)
     compartment = models.ForeignKey(Compartment, on_delete=models.CASCADE, null=True, blank=True)
-    user_account_id = models.CharField(max_length=255, null=True, blank=True)
-    email_hash = models.CharField(max_length=128, null=True, blank=True, db_index=True)
-    email = models.CharField(max_length=320, null=True, blank=True)
-    user_agent_id = models.CharField(max_length=255, null=True, blank=True)
-    creation_ts = models.DateTimeField()
-    last_activity_ts = models.DateTimeField(null=True, blank=True)
+    user_account_id = models.CharField("user account id", max_length=255, null=True, blank=True)
+    email_hash = models.CharField("e-mail hash", max_length=128, null=True, blank=True, db_index=True)
+    email = models.CharField("e-mail address", max_length=320, null=True, blank=True)
+    user_agent_id = models.CharField("user agent id", max_length=255, null=True, blank=True)
+    creation_ts = models.DateTimeField(
+        "created",
+    )
+    last_activity_ts = models.DateTimeField("last activity", null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -55,11 +59,15 @@ class UserPointMerge(models.Model):
 
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
     survivor = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="merges")
-    merged_user_point_id = models.UUIDField(db_index=True)
-    merged_creation_ts = models.DateTimeField()
-    merged_at = models.DateTimeField()
-    trigger_source = models.CharField(max_length=32)
-    trigger_ref = models.CharField(max_length=255, blank=True, default="")
+    merged_user_point_id = models.UUIDField("merged user point", db_index=True)
+    merged_creation_ts = models.DateTimeField(
+        "merged point created",
+    )
+    merged_at = models.DateTimeField(
+        "merged",
+    )
+    trigger_source = models.CharField("triggered by", max_length=32)
+    trigger_ref = models.CharField("trigger", max_length=255, blank=True, default="")
 
     def __str__(self) -> str:
         return f"{self.merged_user_point_id} → {self.survivor_id}"
@@ -70,11 +78,13 @@ class HyperPointRefusal(models.Model):
 
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
     user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, related_name="hyper_refusals")
-    refused_identifiers = models.JSONField()
-    other_user_point_ids = models.JSONField(default=list)
+    refused_identifiers = models.JSONField(
+        "refused identifiers",
+    )
+    other_user_point_ids = models.JSONField("other user points", default=list)
     reason = models.CharField(max_length=255)
-    trigger_ref = models.CharField(max_length=255, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    trigger_ref = models.CharField("trigger", max_length=255, blank=True, default="")
+    created_at = models.DateTimeField("recorded", auto_now_add=True)
 
     def __str__(self) -> str:
         return f"refused link on {self.user_point_id}: {self.reason}"
@@ -85,10 +95,14 @@ class ErasureRecord(models.Model):
     the pseudonymous point id, who asked, when, and how many rows of each kind were deleted."""
 
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE, related_name="erasures")
-    user_point_id = models.UUIDField(db_index=True)
-    erased_at = models.DateTimeField()
-    actor = models.CharField(max_length=255, help_text='Who asked: "api-key:<name>" or "console:<username>".')
-    counts = models.JSONField(default=dict, help_text="Rows deleted, by kind.")
+    user_point_id = models.UUIDField("user point", db_index=True)
+    erased_at = models.DateTimeField(
+        "erased",
+    )
+    actor = models.CharField(
+        "erased by", max_length=255, help_text='Who asked: "api-key:<name>" or "console:<username>".'
+    )
+    counts = models.JSONField("rows deleted", default=dict, help_text="Rows deleted, by kind.")
 
     class Meta:
         indexes = [models.Index(fields=["datamart", "erased_at"], name="erasure_datamart_erased_at")]
