@@ -13,12 +13,13 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Count, Model, Q
+from django.db.models import Case, Count, DateTimeField, F, Model, Q, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from apps.activities.canonical import CanonicalPayload
@@ -179,7 +180,7 @@ def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
     if failed:
         done = [i for i in done if i not in failed]
     _insert_many(Activity, [a for a in (_activity_row(item, now) for item in done) if a is not None])
-    _touch_identifiers(done, now)
+    _touch_identifiers(done)
     with_updates = [(i.row, i.point_id) for i in sorted(done, key=lambda i: i.row.received_at) if i.has_updates]
     try:
         # Choices (consent signals on every event included) in a constant number of queries for the batch.
@@ -307,14 +308,28 @@ def _activity_row(item: Item, now: datetime) -> Activity | None:
     )
 
 
-def _touch_identifiers(items: list[Item], now: datetime) -> None:
-    """`last_activity_ts` of the e-mail and agent identifiers that came with an activity."""
-    keys = {i.key for item in items if item.payload.get("activity") for i in item.identifiers if i.type != USER_ACCOUNT}
+def _touch_identifiers(items: list[Item]) -> None:
+    """`last_activity_ts` of the e-mail and agent identifiers that came with an activity: the time of the newest
+    activity they came with (its event time, not the time it was processed), never moved back by an older one."""
+    newest: dict[str, int] = {}
+    for item in items:
+        activity = item.payload.get("activity")
+        if not activity:
+            continue
+        for identifier in item.identifiers:
+            if identifier.type != USER_ACCOUNT:
+                newest[identifier.key] = max(newest.get(identifier.key, activity["ts"]), activity["ts"])
+    if not newest:
+        return
     datamarts = {item.row.datamart_id for item in items}
-    if keys:
-        UserIdentifier.objects.filter(
-            datamart_id__in=datamarts, key__in=keys, type__in=[USER_EMAIL, USER_AGENT]
-        ).update(last_activity_ts=now)
+    # One UPDATE for the batch: each key's time in a CASE, kept when the stored one is newer.
+    seen = Case(
+        *[When(key=key, then=Value(datetime.fromtimestamp(ts / 1000, tz=UTC))) for key, ts in newest.items()],
+        output_field=DateTimeField(),
+    )
+    UserIdentifier.objects.filter(
+        datamart_id__in=datamarts, key__in=list(newest), type__in=[USER_EMAIL, USER_AGENT]
+    ).update(last_activity_ts=Greatest(Coalesce(F("last_activity_ts"), seen), seen))
 
 
 def payload_process_one(*, payload_id: uuid.UUID) -> None:
@@ -373,7 +388,7 @@ def _apply(row: InboxPayload, now: datetime) -> uuid.UUID | None:
     activity = _activity_row(item, now)
     if activity is not None:
         activity.save(force_insert=True)
-        _touch_identifiers([item], now)
+        _touch_identifiers([item])
     _apply_updates(row, point_id, now)
     return point_id
 

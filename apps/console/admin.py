@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from axes.models import AccessAttempt
@@ -29,7 +29,7 @@ from django.utils.safestring import SafeString
 from apps.activities.models import Activity, InboxPayload, ProcessingError, Source
 from apps.choices.models import Choice, ChoiceChangeLogEntry
 from apps.choices.services import choice_apply
-from apps.console.columns import viewer_display
+from apps.console.columns import answer_column, compact_id, viewer_display
 from apps.console.filters import (
     AcceptanceFilter,
     AccessUserFilter,
@@ -37,13 +37,16 @@ from apps.console.filters import (
     CompartmentFilter,
     DatamartFilter,
     DateRangeFilter,
+    EventNameFilter,
+    EventTimeRangeFilter,
     PointCompartmentFilter,
     PointConsentFilter,
     ProcessingFilter,
+    event_names_in,
 )
 from apps.console.models import AccessEvent, AccessLogEntry, DatamartAccess
 from apps.console.paginator import NoCountPaginator
-from apps.console.rendering import kv_table, ms_to_datetime
+from apps.console.rendering import NOTHING, erasure_counts_text, kv_table, ms_to_datetime
 from apps.console.search import user_points_search
 from apps.console.services import access_log_record
 from apps.console.tenancy import (
@@ -75,8 +78,8 @@ TIMELINE_PAGE = 20
 
 
 def _choice_time(text: str, now: datetime) -> datetime | None:
-    """The time a person made a choice, as a privacy officer enters it (a datetime-local value, read as UTC, the
-    console's time zone); empty means now; None when it is not a time, or lies in the future."""
+    """The time a person made a choice, as a privacy officer enters it (a datetime-local value, read in the time
+    zone the page showed it in); empty means now; None when it is not a time, or lies in the future."""
     if not text.strip():
         return now
     try:
@@ -84,15 +87,17 @@ def _choice_time(text: str, now: datetime) -> datetime | None:
     except ValueError:
         return None
     if made.tzinfo is None:
-        made = made.replace(tzinfo=UTC)
+        made = made.replace(tzinfo=timezone.get_current_timezone())
     if made > now + timedelta(minutes=1) or made.year < 1970:
         return None
     return made
 
 
 def point_link(point_id: Any) -> SafeString:
+    if point_id is None:
+        return format_html("{}", NOTHING)
     url = reverse("admin:userpoints_userpoint_change", args=[point_id])
-    return format_html('<a href="{}">{}</a>', url, point_id)
+    return format_html('<a href="{}">{}</a>', url, compact_id(point_id))
 
 
 def identifier_text(row: UserIdentifier, viewer: Viewer) -> str:
@@ -210,7 +215,8 @@ class DatamartAdmin(TenantAdmin):
 
 @admin.register(Compartment)
 class CompartmentAdmin(TenantAdmin):
-    list_display = ("id", "name", "datamart_id", "is_default", "created_at")
+    list_display = ("id", "name", "datamart_number", "is_default_words", "created_at")
+    is_default_words = answer_column("is_default", "default")
     list_filter = (DatamartFilter,)
     ordering = ("datamart_id", "pk")
 
@@ -246,8 +252,14 @@ class ProcessingForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(Processing)
 class ProcessingAdmin(TenantAdmin):
     form = ProcessingForm
-    list_display = ("id", "name", "datamart_id", "legal_basis", "consent_categories", "gpc_opt_out", "created_at")
+    list_display = ("id", "name", "datamart_number", "legal_basis", "categories", "gpc_opt_out_words", "created_at")
     list_filter = (DatamartFilter, "legal_basis")
+    gpc_opt_out_words = answer_column("gpc_opt_out", "refused by Global Privacy Control")
+
+    @admin.display(description="consent categories")
+    def categories(self, obj: Processing) -> str:
+        return ", ".join(obj.consent_categories or []) or NOTHING
+
     ordering = ("datamart_id", "pk")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Processing | None = None) -> Any:
@@ -286,7 +298,12 @@ class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(TenantAdmin):
-    list_display = ("name", "key_prefix", "datamart_id", "compartment_id", "scopes", "created_at", "status")
+    list_display = ("name", "key_prefix", "datamart_number", "compartment_number", "scope_list", "created_at", "status")
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes or [])
+
     list_filter = (DatamartFilter,)
     ordering = ("-created_at",)
     actions = ["revoke_keys"]
@@ -348,7 +365,8 @@ class ApiKeyAdmin(TenantAdmin):
 
 @admin.register(UserPoint)
 class UserPointAdmin(ReadOnlyTenantAdmin):
-    list_display = ("point", "datamart_id", "creation_ts", "is_hyper", "identifier_summary")
+    list_display = ("point", "datamart_number", "creation_ts", "is_hyper_words", "identifier_summary")
+    is_hyper_words = answer_column("is_hyper", "hyper point")
     list_display_links = None  # the `point` column is the link (the admin would wrap it in a second, empty one)
     list_filter = (
         DatamartFilter,
@@ -504,6 +522,7 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
             "can_export": user.has_perm("console.export_userpoint"),
             "can_erase": user.has_perm("console.erase_userpoint"),
             "can_record_choice": user.has_perm("console.record_choice"),
+            "zone_name": str(timezone.get_current_timezone()),
         }
         return TemplateResponse(request, "console/userpoint_detail.html", context)
 
@@ -631,7 +650,7 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
 
 @admin.register(UserIdentifier)
 class UserIdentifierAdmin(ReadOnlyTenantAdmin):
-    list_display = ("type", "shown", "user_point_link", "compartment_id", "creation_ts", "last_activity_ts")
+    list_display = ("type", "shown", "user_point_link", "compartment_number", "creation_ts", "last_activity_ts")
     list_filter = (DatamartFilter, "type", CompartmentFilter, ("creation_ts", DateRangeFilter))
     ordering = ("-id",)  # newest first through the primary key: creation_ts has no index here
     sortable_by = ("id",)
@@ -661,7 +680,7 @@ class JsonTableMixin:
 @admin.register(Profile)
 class ProfileAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
     json_field = "properties"
-    list_display = ("id", "user_point_link", "compartment_id", "account", "creation_ts", "last_modified_ts")
+    list_display = ("id", "user_point_link", "compartment_number", "account", "creation_ts", "last_modified_ts")
     list_filter = (DatamartFilter, CompartmentFilter, ("last_modified_ts", DateRangeFilter))
     ordering = ("-id",)  # newest first through the primary key: last_modified_ts has no index
     sortable_by = ("id",)
@@ -680,16 +699,52 @@ class ProfileAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
 @admin.register(Activity)
 class ActivityAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
     json_field = "document"
-    list_display = ("id", "type", "time", "user_point_link", "source", "created_at")
-    list_filter = (DatamartFilter, ActivityTypeFilter, "source", ("created_at", DateRangeFilter))
-    ordering = ("-created_at", "-id")
-    sortable_by = ("created_at",)
-    fields = ("id", "user_point", "type", "time", "source", "created_at", "json_table")
+    list_display = ("time", "type", "events", "who", "user_point_link", "source", "created_at")
+    list_display_links = ("time",)
+    list_filter = (
+        DatamartFilter,
+        ActivityTypeFilter,
+        EventNameFilter,
+        "source",
+        ("ts", EventTimeRangeFilter),
+        ("created_at", DateRangeFilter),
+    )
+    # Newest events first, through the (datamart, ts) index; the arrival time is a column and a filter.
+    ordering = ("-ts", "-id")
+    sortable_by = ("ts",)
+    fields = ("id", "user_point", "type", "time", "event_names", "source", "created_at", "json_table")
     readonly_fields = fields
 
-    @admin.display(description="time ($ts)")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # The identifiers of the page's people in one more query, whatever the page size.
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("user_point__identifiers", queryset=UserIdentifier.objects.order_by("creation_ts", "id"))
+            )
+        )
+
+    @admin.display(description="event time", ordering="ts")
     def time(self, obj: Activity) -> Any:
         return ms_to_datetime(obj.ts)
+
+    @admin.display(description="events")
+    def events(self, obj: Activity) -> str:
+        names = event_names_in(obj.document)
+        shown = ", ".join(names[:3])
+        return f"{shown} … and {len(names) - 3} more" if len(names) > 3 else shown or NOTHING
+
+    @admin.display(description="event names")
+    def event_names(self, obj: Activity) -> str:
+        return ", ".join(event_names_in(obj.document)) or NOTHING
+
+    @viewer_display("who")
+    def who(self, obj: Activity, viewer: Viewer) -> SafeString:
+        rows = list(obj.user_point.identifiers.all())
+        shown = format_html_join(", ", "{}", ((identifier_text(r, viewer),) for r in rows[:2]))
+        more = format_html(" … and {} more", len(rows) - 2) if len(rows) > 2 else ""
+        return format_html("{}{}", shown, more)
 
     @admin.display(description="user point")
     def user_point_link(self, obj: Activity) -> SafeString:
@@ -698,7 +753,8 @@ class ActivityAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
 
 @admin.register(Choice)
 class ChoiceAdmin(ReadOnlyTenantAdmin):
-    list_display = ("id", "user_point_link", "processing", "acceptance_value", "choice_time", "last_modified_ts")
+    list_display = ("id", "user_point_link", "processing", "answer", "choice_time", "source", "last_modified_ts")
+    answer = answer_column("acceptance_value", "answer", yes="accepted", no="refused")
     list_select_related = ("processing",)
     list_filter = (DatamartFilter, ProcessingFilter, AcceptanceFilter, ("last_modified_ts", DateRangeFilter))
     ordering = ("-id",)  # newest first through the primary key: last_modified_ts has no index
@@ -706,15 +762,16 @@ class ChoiceAdmin(ReadOnlyTenantAdmin):
     fields = (
         "user_point_link",
         "processing",
-        "acceptance_value",
+        "answer",
         "choice_time",
+        "source",
         "custom_fields_table",
         "creation_ts",
         "last_modified_ts",
     )
     readonly_fields = fields
 
-    @admin.display(description="$choice_ts")
+    @admin.display(description="choice time ($choice_ts)", ordering="choice_ts")
     def choice_time(self, obj: Choice) -> Any:
         return ms_to_datetime(obj.choice_ts)
 
@@ -735,9 +792,9 @@ class ChoiceChangeLogEntryAdmin(ReadOnlyTenantAdmin):
         "id",
         "user_point_link",
         "processing",
-        "acceptance_value",
-        "previous_acceptance_value",
-        "applied",
+        "answer",
+        "previous_answer",
+        "applied_words",
         "source",
         "signal",
         "source_ref",
@@ -756,7 +813,11 @@ class ChoiceChangeLogEntryAdmin(ReadOnlyTenantAdmin):
     ordering = ("-id",)
     sortable_by = ("id",)
 
-    @admin.display(description="$choice_ts")
+    answer = answer_column("acceptance_value", "answer", yes="accepted", no="refused")
+    previous_answer = answer_column("previous_acceptance_value", "previous answer", yes="accepted", no="refused")
+    applied_words = answer_column("applied", "applied")
+
+    @admin.display(description="choice time ($choice_ts)", ordering="choice_ts")
     def choice_time(self, obj: ChoiceChangeLogEntry) -> Any:
         return ms_to_datetime(obj.choice_ts)
 
@@ -772,7 +833,13 @@ class ChoiceChangeLogEntryAdmin(ReadOnlyTenantAdmin):
 
 @admin.register(UserPointMerge)
 class UserPointMergeAdmin(ReadOnlyTenantAdmin):
-    list_display = ("merged_user_point_id", "survivor_link", "merged_at", "trigger_source", "trigger")
+    list_display = ("merged_point", "survivor_link", "merged_at", "trigger_source", "trigger")
+    list_display_links = ("merged_point",)
+
+    @admin.display(description="merged user point")
+    def merged_point(self, obj: UserPointMerge) -> SafeString | str:
+        return compact_id(obj.merged_user_point_id)
+
     list_filter = (DatamartFilter, ("merged_at", DateRangeFilter))
     ordering = ("-id",)
     sortable_by = ("id",)
@@ -810,7 +877,13 @@ class HyperPointRefusalAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
 @admin.register(InboxPayload)
 class InboxPayloadAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
     json_field = "payload"
-    list_display = ("id", "source", "status", "attempts", "received_at", "processed_at", "short_error")
+    list_display = ("payload", "source", "status", "attempts", "received_at", "processed_at", "short_error")
+    list_display_links = ("payload",)
+
+    @admin.display(description="payload", ordering="received_at")
+    def payload(self, obj: InboxPayload) -> SafeString | str:
+        return compact_id(obj.id)
+
     list_filter = (DatamartFilter, "status", "source", ("received_at", DateRangeFilter))
     ordering = ("-received_at",)
     sortable_by = ("received_at",)
@@ -836,7 +909,16 @@ class InboxPayloadAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
 
 @admin.register(ProcessingError)
 class ProcessingErrorAdmin(ReadOnlyTenantAdmin):
-    list_display = ("id", "payload_id", "user_point_id", "message", "created_at")
+    list_display = ("id", "payload", "user_point_link", "message", "created_at")
+
+    @admin.display(description="payload")
+    def payload(self, obj: ProcessingError) -> SafeString | str:
+        return compact_id(obj.payload_id)
+
+    @admin.display(description="user point")
+    def user_point_link(self, obj: ProcessingError) -> SafeString:
+        return point_link(obj.user_point_id)
+
     list_filter = (DatamartFilter, ("created_at", DateRangeFilter))
     ordering = ("-id",)
     sortable_by = ("id",)
@@ -844,11 +926,23 @@ class ProcessingErrorAdmin(ReadOnlyTenantAdmin):
 
 @admin.register(ErasureRecord)
 class ErasureRecordAdmin(ReadOnlyTenantAdmin):
-    list_display = ("user_point_id", "datamart_id", "erased_at", "actor", "counts")
+    list_display = ("erased_point", "datamart_number", "erased_at", "actor", "deleted")
+    list_display_links = ("erased_point",)
     list_filter = (DatamartFilter, ("erased_at", DateRangeFilter))
     search_fields = ("=user_point_id",)
+    search_help_text = "The id of an erased user point (exact)."
     ordering = ("-erased_at", "-id")
     sortable_by = ("erased_at",)
+    fields = ("user_point_id", "datamart", "erased_at", "actor", "deleted")
+    readonly_fields = fields
+
+    @admin.display(description="erased user point")
+    def erased_point(self, obj: ErasureRecord) -> SafeString | str:
+        return compact_id(obj.user_point_id)
+
+    @admin.display(description="rows deleted")
+    def deleted(self, obj: ErasureRecord) -> str:
+        return erasure_counts_text(obj.counts)
 
 
 @admin.register(AccessAttempt)
@@ -880,7 +974,7 @@ class AccessLogEntryAdmin(ReadOnlyTenantAdmin):
     administrators read it, marketers cannot (no view permission)."""
 
     logs_access = False  # reading the log is not an access to a person's data
-    list_display = ("at", "username", "event", "datamart_id", "point", "query", "ip")
+    list_display = ("at", "username", "event", "datamart_number", "point", "query", "ip")
     list_filter = (DatamartFilter, AccessUserFilter, "event", ("at", DateRangeFilter))
     search_fields = ("username",)
     search_help_text = "A user point id (its entries), or a username."

@@ -10,6 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from apps.console.rendering import NOTHING
 from apps.console.viewer import Viewer
 
 ViewerMethod = Callable[[Any, Any, Viewer], Any]
@@ -65,3 +70,28 @@ def viewer_columns_bind(model_admin: Any, names: Sequence[Any], viewer: Callable
         else:
             bound.append(name)
     return bound
+
+
+def compact_id(value: Any) -> SafeString | str:
+    """An id as lists show it: a UUID as its first 8 characters (the full id on hover and in the link), on one
+    line; shorter ids as they are."""
+    if value is None or value == "":
+        return NOTHING
+    text = str(value)
+    if len(text) <= 12:
+        return format_html('<span class="console-id">{}</span>', text)
+    return format_html('<span class="console-id" title="{}">{}…</span>', text, text[:8])
+
+
+def answer_column(field: str, description: str, *, yes: str = "yes", no: str = "no") -> Callable[[Any, Any], Any]:
+    """A boolean field as words ("accepted" / "refused", "yes" / "no") instead of the admin's coloured icons,
+    where a red cross reads as an error; an unknown value is a dash."""
+
+    def column(model_admin: Any, obj: Any) -> SafeString | str:
+        value = getattr(obj, field)
+        if value is None:
+            return NOTHING
+        return yes if value else format_html('<span class="console-answer-refused">{}</span>', no)
+
+    column.__name__ = f"{field}_words"
+    return admin.display(description=description, ordering=field)(column)

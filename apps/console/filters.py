@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.activities.mics import ACTIVITY_TYPES
 from apps.choices.models import Choice
 from apps.console.tenancy import restrict, visible_datamart_ids, visible_datamarts
+from apps.core.validation import text_problem
 from apps.datamarts.models import Compartment, Processing
 from apps.userpoints.identifiers import USER_ACCOUNT
 from apps.userpoints.models import UserIdentifier
@@ -197,3 +201,67 @@ class AccessUserFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         return queryset.filter(username=value) if value else queryset
+
+
+class EventTimeRangeFilter(DateRangeFilter):
+    """The date range of an epoch-milliseconds field (an activity's `$ts`): the same two date inputs, in the
+    reader's time zone, compared as milliseconds so the (datamart, ts) index serves it."""
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        tz = timezone.get_current_timezone()
+        since, until = self._day(self.since_param), self._day(self.until_param)
+        if since is not None:
+            start = datetime.combine(since, time.min, tzinfo=tz)
+            queryset = queryset.filter(**{f"{self.field_path}__gte": int(start.timestamp() * 1000)})
+        if until is not None:
+            end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz)
+            queryset = queryset.filter(**{f"{self.field_path}__lt": int(end.timestamp() * 1000)})
+        return queryset
+
+
+# How many of the newest activities the event-name filter reads to offer its names: enough to list every name in
+# use, without reading a large datamart's whole history to build a menu.
+EVENT_NAME_SAMPLE = 2000
+
+
+def event_names_in(document: Any) -> list[str]:
+    """The `$event_name` of each event of an activity document, in order."""
+    events = document.get("$events") if isinstance(document, dict) else None
+    if not isinstance(events, list):
+        return []
+    return [e["$event_name"] for e in events if isinstance(e, dict) and isinstance(e.get("$event_name"), str)]
+
+
+def activities_with_event(queryset: QuerySet[Any], name: str) -> QuerySet[Any]:
+    """Activities one of whose events is named `name`: JSON containment on PostgreSQL (jsonb @>); on SQLite, where
+    Django has no JSON containment, a match of the stored JSON text, exact up to the name's quotes."""
+    if connection.vendor == "postgresql":
+        return queryset.filter(document__contains={"$events": [{"$event_name": name}]})
+    needle = f'"$event_name": {json.dumps(name)}'  # as Django's JSONField writes it on SQLite (json.dumps)
+    return queryset.annotate(document_text=Cast("document", TextField())).filter(document_text__contains=needle)
+
+
+class EventNameFilter(admin.SimpleListFilter):
+    """Activities by the name of one of their events (`page_view`, `Order Completed`...). The names offered are
+    those of the newest activities of the viewer's datamarts; any name can be given in the URL (`?event=`)."""
+
+    title = "event name"
+    parameter_name = "event"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        newest = model_admin.get_queryset(request).order_by("-ts").values_list("document", flat=True)
+        names: set[str] = set()
+        for document in newest[:EVENT_NAME_SAMPLE]:
+            names.update(event_names_in(document))
+        chosen = self.value()
+        if chosen:
+            names.add(chosen)
+        return [(name, name) for name in sorted(names, key=str.lower)[:100]]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if text_problem(value) or len(value) > 255:
+            raise IncorrectLookupParameters("event must be an event name")
+        return activities_with_event(queryset, value)

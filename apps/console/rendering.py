@@ -9,6 +9,9 @@ from typing import Any
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+# What a cell shows when there is no value.
+NOTHING = "\N{EN DASH}"
+
 
 def kv_table(value: Any) -> SafeString:
     """A dict as a two-column table, nested dicts and lists as nested tables; every text escaped."""
@@ -37,3 +40,31 @@ def ms_to_datetime(ms: int | None) -> datetime | None:
     if ms is None:
         return None
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+# The erasure record's counts (apps.userpoints.erasure.COUNT_NAMES) in words, singular and plural.
+_COUNT_WORDS = {
+    "user_points": ("user point", "user points"),
+    "identifiers": ("identifier", "identifiers"),
+    "profiles": ("profile", "profiles"),
+    "choices": ("choice", "choices"),
+    "change_log_entries": ("consent change-log entry", "consent change-log entries"),
+    "activities": ("activity", "activities"),
+    "inbox_payloads": ("received payload", "received payloads"),
+    "merges": ("merge record", "merge records"),
+    "hyper_point_refusals": ("hyper-point refusal", "hyper-point refusals"),
+    "processing_errors": ("processing error", "processing errors"),
+}
+
+
+def erasure_counts_text(counts: Any) -> str:
+    """`{"activities": 3, "profiles": 1}` as "3 activities, 1 profile"; nothing deleted says so."""
+    if not isinstance(counts, dict):
+        return NOTHING
+    parts = []
+    for name, number in counts.items():
+        if not isinstance(number, int) or number == 0:
+            continue
+        one, many = _COUNT_WORDS.get(name, (name.replace("_", " "), name.replace("_", " ")))
+        parts.append(f"{number} {one if number == 1 else many}")
+    return ", ".join(parts) or "nothing left to delete"

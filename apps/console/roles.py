@@ -18,6 +18,8 @@ _BROWSE = [
     "profiles.view_profile",
     "activities.view_activity",
     "choices.view_choice",
+    # Audience sizes: how many people accepted each processing; its CSV masks what a marketer may not read.
+    "console.view_consent_report",
 ]
 # User rights and the consent record: the change log, processing errors, payloads, erasures, raw addresses.
 _PRIVACY = [
@@ -31,7 +33,6 @@ _PRIVACY = [
     "console.view_email",
     "console.export_userpoint",
     "console.erase_userpoint",
-    "console.view_consent_report",
     "console.record_choice",
     "console.view_accesslogentry",
 ]

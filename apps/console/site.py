@@ -3,9 +3,8 @@ every registered ModelAdmin applies the tenancy."""
 
 from __future__ import annotations
 
-import csv
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -18,13 +17,17 @@ from django.utils.safestring import mark_safe
 from django.views.defaults import bad_request, page_not_found, permission_denied
 
 from apps.choices.models import Choice
-from apps.console.charts import bar_chart, line_chart
+from apps.console.charts import bar_chart, legend, line_chart
+from apps.console.consent_export import consent_csv_lines
 from apps.console.dashboard import datamart_figures
-from apps.console.tenancy import SuperuserOnlyAdmin, TenantAdmin, restrict, visible_datamarts
+from apps.console.models import AccessEvent
+from apps.console.services import access_log_record
+from apps.console.tenancy import SuperuserOnlyAdmin, TenantAdmin, request_viewer, restrict, visible_datamarts
 from apps.datamarts.models import Processing
 
 # A superuser on an installation with very many datamarts gets the first ones; the lists have the rest.
 DASHBOARD_MAX_DATAMARTS = 20
+APP_ORDER = ["userpoints", "profiles", "activities", "choices", "console", "datamarts", "auth", "axes"]
 
 
 class ConsoleSite(admin.AdminSite):
@@ -79,6 +82,13 @@ class ConsoleSite(admin.AdminSite):
         context["can_view_access_log"] = request.user.has_perm("console.view_accesslogentry")
         return context
 
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
+        """The console's sections in the order its users need them: people first, configuration last."""
+        apps = super().get_app_list(request, app_label)
+        return sorted(
+            apps, key=lambda app: (APP_ORDER.index(app["app_label"]) if app["app_label"] in APP_ORDER else 99)
+        )
+
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         datamarts = list(visible_datamarts(request.user)[: DASHBOARD_MAX_DATAMARTS + 1])
         boards = []
@@ -108,6 +118,7 @@ class ConsoleSite(admin.AdminSite):
                             title="Acceptance rate per processing",
                         )
                     ),
+                    "acceptance_legend": legend(list(figures.acceptance_rate)),
                     "activities_total": sum(figures.activities_per_day),
                     "points_total": sum(figures.new_points_per_day),
                 }
@@ -167,35 +178,14 @@ class ConsoleSite(admin.AdminSite):
         processing = self._report_processings(request).filter(pk=processing_id).first()
         if processing is None:
             raise Http404("No such processing in your datamarts")
-        choices = (
-            Choice.objects.filter(processing=processing)
-            .order_by("pk")
-            .values_list("user_point_id", "acceptance_value", "choice_ts", "creation_ts", "last_modified_ts")
+        # Personal data leaves the console: the access log says who took it (spec 8).
+        access_log_record(
+            request=request,
+            event=AccessEvent.EXPORT,
+            datamart_ids=[processing.datamart_id],
+            query=f"consent CSV of processing {processing.pk} ({processing.name})",
         )
-
-        class Echo:
-            def write(self, value: str) -> str:
-                return value
-
-        writer = csv.writer(Echo())
-
-        def lines() -> Iterator[str]:
-            yield writer.writerow(
-                ["user_point_id", "processing_id", "acceptance_value", "choice_ts", "creation_ts", "last_modified_ts"]
-            )
-            # Streamed with a server-side cursor: a million choices never sit in memory at once.
-            for point_id, value, choice_ts, created, modified in choices.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        point_id,
-                        processing.pk,
-                        "true" if value else "false",
-                        choice_ts,
-                        created.isoformat(),
-                        modified.isoformat(),
-                    ]
-                )
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv")
+        lines = consent_csv_lines(processing, request_viewer(request))
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="choices-processing-{processing.pk}.csv"'
         return response

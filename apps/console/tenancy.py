@@ -13,8 +13,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.console.columns import viewer_columns_bind
+from apps.console.counting import audience_size
 from apps.console.models import AccessEvent, DatamartAccess
 from apps.console.paginator import NoCountPaginator
+from apps.console.rendering import NOTHING
 from apps.console.services import access_log_record
 from apps.console.viewer import Viewer, viewer_build
 from apps.datamarts.models import Compartment, Datamart, Processing
@@ -92,6 +94,15 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return restrict(super().get_queryset(request), request.user, self.datamart_path)
 
+    # Columns of the datamart's and compartment's numbers, headed by their names, without a join per row.
+    @admin.display(description="datamart", ordering="datamart_id")
+    def datamart_number(self, obj: Any) -> Any:
+        return obj.datamart_id if obj.datamart_id is not None else NOTHING
+
+    @admin.display(description="compartment", ordering="compartment_id")
+    def compartment_number(self, obj: Any) -> Any:
+        return obj.compartment_id if obj.compartment_id is not None else NOTHING
+
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         term = request.GET.get(SEARCH_VAR, "").strip()
         if term and self.logs_access:
@@ -103,7 +114,12 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
         # "User points", not Django's "Select user point to view".
         context = {"title": str(self.opts.verbose_name_plural).capitalize(), **(extra_context or {})}
-        return super().changelist_view(request, context)
+        response = super().changelist_view(request, context)
+        context_data = getattr(response, "context_data", None)
+        if context_data is not None and context_data.get("cl") is not None:
+            # How many rows the list holds with its filters and search: an audience size for a marketer.
+            context_data["list_size"] = audience_size(context_data["cl"].queryset)
+        return response
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         response = super().change_view(request, object_id, form_url, extra_context)

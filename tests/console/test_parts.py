@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -104,8 +104,17 @@ def test_dashboard_figures_come_from_the_data(world, api, drain):
     figures = datamart_figures(world.setup.datamart, now=now, use_cache=False)
     assert len(figures.days) == 30
     assert figures.days[-1] == now.date()
-    assert figures.activities_per_day[-1] == 3
-    assert sum(figures.activities_per_day) == 3
+    # Activities count on the day they happened ($ts, 2023-11-14), not the day they arrived (today).
+    assert sum(figures.activities_per_day) == 0
+    then = datetime.fromtimestamp(1_700_000_200_000 / 1000, tz=UTC) + timedelta(hours=1)
+    back_then = datamart_figures(world.setup.datamart, now=then, use_cache=False)
+    assert back_then.days[-1] == date(2023, 11, 14)
+    assert back_then.activities_per_day[-1] == 3
+    assert sum(back_then.activities_per_day) == 3
+    # Audience: one person, and the newsletter's current choice (refused: the latest $choice_ts is the refusal).
+    assert figures.user_points.count == 1
+    assert figures.user_points.exact
+    assert [(c.name, c.accepted, c.refused) for c in figures.consent_by_processing] == [("Newsletter", 0, 1)]
     assert figures.new_points_per_day[-1] == 1
     # Applied writes today: accepted then refused (the third, older write was not applied): 50 %.
     assert figures.acceptance_rate == {f"Newsletter ({world.processing.pk})": [None] * 29 + [0.5]}

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from apps.choices.models import ChoiceChangeLogEntry
+from apps.console.models import AccessEvent, AccessLogEntry
 from apps.datamarts.models import ApiKey
 from apps.datamarts.services import api_key_hash
 from apps.userpoints.models import ErasureRecord, UserPoint
-from tests.console.conftest import PASSWORD, make_person, sign_in
+from tests.console.conftest import EMAIL, PASSWORD, make_person, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +54,7 @@ ROLES = ("admin", "officer", "marketer")
         ("/admin/activities/inboxpayload/", {"admin", "officer"}),
         ("/admin/activities/processingerror/", {"admin", "officer"}),
         ("/admin/userpoints/erasurerecord/", {"admin", "officer"}),
-        ("/admin/console/consent/", {"admin", "officer"}),
+        ("/admin/console/consent/", {"admin", "officer", "marketer"}),
         ("/admin/datamarts/datamart/", {"admin", "officer"}),
         ("/admin/datamarts/processing/", {"admin", "officer"}),
         ("/admin/datamarts/compartment/", {"admin", "officer"}),
@@ -231,12 +235,47 @@ def test_consent_report_counts_and_csv(world, people, api, drain):
     # Both people end refused: their latest $choice_ts wrote false (the later-arriving older write was not applied).
     assert (row["accepted"], row["refused"]) == (0, 2)
     assert all(r["processing"].datamart_id == world.setup.datamart.pk for r in page.context["rows"])
-    csv_response = officer.get(f"/admin/console/consent/{world.processing.pk}.csv")
-    lines = b"".join(csv_response.streaming_content).decode().strip().splitlines()
-    assert lines[0].startswith("user_point_id,processing_id,acceptance_value")
-    assert len(lines) == 3
-    assert all(",false," in line for line in lines[1:])
-    assert login(world.marketer).get(f"/admin/console/consent/{world.processing.pk}.csv").status_code == 403
+    csv_url = f"/admin/console/consent/{world.processing.pk}.csv"
+    rows = consent_csv(officer, csv_url)
+    assert list(rows[0]) == [
+        "user_point_id",
+        "processing_id",
+        "processing_name",
+        "answer",
+        "choice_time",
+        "source",
+        "first_recorded",
+        "last_modified",
+        "user_account_ids",
+        "email_addresses",
+        "user_agent_ids",
+    ]
+    assert len(rows) == 2
+    assert {r["answer"] for r in rows} == {"refused"}
+    # Who each person is, and every time in one format (ISO 8601, UTC).
+    assert {r["email_addresses"] for r in rows} == {EMAIL, "ann@example.com"}  # as the person gave it
+    assert {r["user_agent_ids"] for r in rows} == {"vec:john", "vec:ann"}
+    iso = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+    assert all(iso.match(r[k]) for r in rows for k in ("choice_time", "first_recorded", "last_modified"))
+    assert {r["choice_time"] for r in rows} == {"2023-11-14T22:15:00.000Z"}  # the refusal's $choice_ts
+    # A marketer sizes the audience and takes the CSV, with addresses masked and people still told apart.
+    marketer = login(world.marketer)
+    assert marketer.get("/admin/console/consent/").status_code == 200
+    masked = consent_csv(marketer, csv_url)
+    assert "@example.com" not in json.dumps(masked).lower()
+    assert len({r["email_addresses"] for r in masked}) == 2
+    # Personal data left the console twice: both exports are in the access log.
+    exports = AccessLogEntry.objects.filter(event=AccessEvent.EXPORT, query__startswith="consent CSV")
+    assert sorted(exports.values_list("username", flat=True)) == sorted(
+        [world.officer.username, world.marketer.username]
+    )
+
+
+def consent_csv(client: Client, url: str) -> list[dict[str, str]]:
+    response = client.get(url)
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def test_a_privacy_officer_records_a_choice_through_the_service(world, people):

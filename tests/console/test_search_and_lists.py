@@ -110,18 +110,34 @@ def test_filters_by_consent_compartment_and_dates(world):
     assert {c.user_point_id for c in choices.result_list} == {accepted}
 
 
-def test_list_pages_do_not_count_and_do_not_query_per_row(world, django_assert_max_num_queries):
+def counts(queries: list[dict[str, str]]) -> list[int]:
+    return [i for i, q in enumerate(queries) if re.search(r"\bCOUNT\(", q["sql"], re.IGNORECASE)]
+
+
+def assert_one_bounded_count(queries: list[dict[str, str]], where: str) -> None:
+    """A list counts its rows once (its size, shown above it), under a statement timeout on PostgreSQL so a
+    large datamart's count gives way to an estimate instead of slowing the page; the paginator never counts."""
+    found = counts(queries)
+    assert len(found) == 1, (where, [queries[i]["sql"] for i in found])
+    if connection.vendor == "postgresql":
+        assert "statement_timeout" in queries[found[0] - 1]["sql"], where
+
+
+def test_list_pages_count_once_within_a_budget_and_do_not_query_per_row(world, django_assert_max_num_queries):
     setup = world.setup
     for i in range(60):
         point(setup, agent_identifier(f"vec:{i}"), email_identifier(email=f"p{i}@example.com"))
     client = login(world.officer)
     client.get("/admin/userpoints/userpoint/")  # warm the session and content types
-    # 50 rows with their identifiers: a fixed number of queries (session, user, tenancy, filters, rows, prefetch).
-    with django_assert_max_num_queries(12) as captured:
+    # 50 rows with their identifiers: a fixed number of queries (session, user, tenancy, filters, rows, prefetch,
+    # and the bounded count in its savepoint).
+    with django_assert_max_num_queries(18) as captured:
         response = client.get("/admin/userpoints/userpoint/")
     assert len(response.context["cl"].result_list) == 50
-    assert not any(re.search(r"\bCOUNT\(", q["sql"], re.IGNORECASE) for q in captured.captured_queries)
-    assert 'rel="next"' in response.content.decode()
+    assert_one_bounded_count(captured.captured_queries, "user points")
+    html = response.content.decode()
+    assert 'id="list-size"><strong>60</strong> user points' in html
+    assert 'rel="next"' in html
     second = client.get("/admin/userpoints/userpoint/", {"p": 2})
     assert len(second.context["cl"].result_list) == 10
     assert 'rel="next"' not in second.content.decode()
@@ -135,8 +151,8 @@ def test_list_pages_do_not_count_and_do_not_query_per_row(world, django_assert_m
     ):
         with CaptureQueriesContext(connection) as queries:
             assert client.get(url).status_code == 200
-        assert len(queries) <= 12, (url, len(queries))
-        assert not any(re.search(r"\bCOUNT\(", q["sql"], re.IGNORECASE) for q in queries.captured_queries), url
+        assert len(queries) <= 20, (url, len(queries))
+        assert_one_bounded_count(queries.captured_queries, url)
 
 
 def test_user_point_page_query_count_does_not_grow_with_history(world, api, drain, django_assert_max_num_queries):
