@@ -1,23 +1,30 @@
-"""Console fixtures: users of each role made by the real command, and people made by the real pipeline."""
+"""Console fixtures: users of each role made by the real command, people made by the real pipeline, and headless
+Chromium signed in through the console's own form (screenshots go to test-artifacts/)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
+from playwright.sync_api import Browser, Page
 
 from apps.datamarts.models import Processing
 from apps.datamarts.services import processing_create
 from apps.userpoints.identifiers import email_hash
 from apps.userpoints.models import UserIdentifier
+from tests.chromium import chromium_launched
 from tests.factories import Setup, datamart_setup
 
 PASSWORD = "console-pass-123"
 EMAIL = "John.Doe@Example.com "  # as a person would type it: the pipeline trims and lower-cases it
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +40,34 @@ def sign_in(username: str, password: str = PASSWORD) -> Client:
     assert response.status_code == 302, (username, response.status_code)
     assert response["Location"] == "/admin/"
     return client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium_launched() as launched:
+        ARTIFACTS.mkdir(exist_ok=True)
+        yield launched
+
+
+def browser_page(browser: Browser, **context_options: Any) -> Page:
+    """A page in a context of its own (its own cookies), the size of a laptop screen."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000}, **context_options)
+    return context.new_page()
+
+
+def sign_in_form_submit(page: Page, username: str, password: str = PASSWORD) -> None:
+    """Fills and submits the sign-in form the page shows."""
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+
+
+def logged_in(browser: Browser, base: str, username: str, **context_options: Any) -> Page:
+    page = browser_page(browser, **context_options)
+    page.goto(f"{base}/admin/login/")
+    sign_in_form_submit(page, username)
+    page.wait_for_url(f"{base}/admin/")
+    return page
 
 
 def console_user(username: str, role: str, *datamart_ids: int) -> User:

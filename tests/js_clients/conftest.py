@@ -1,11 +1,10 @@
 """The dialects' own JavaScript libraries, installed from the npm registry with `npm ci` from the lock file here,
-once per lock file (cached under JS_CLIENTS_CACHE, default /tmp/tc-js-clients, with npm's own cache beside it so a
-rebuild is offline-first), then driven unmodified but for their host: the Node libraries as scripts, the browser
-libraries in Debian's Chromium from a page of another origin than the API's."""
+once per lock file (tests/npm.py: cached under JS_CLIENTS_CACHE, default /tmp/tc-js-clients, with npm's own cache
+beside it so a rebuild is offline-first), then driven unmodified but for their host: the Node libraries as scripts,
+the browser libraries in Debian's Chromium from a page of another origin than the API's."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,53 +21,14 @@ from playwright.sync_api import Browser
 
 from tests.chromium import chromium_launched
 from tests.e2e.conftest import worker_factory  # noqa: F401  (the real-worker fixture)
+from tests.npm import node_modules_installed
 
 HERE = Path(__file__).parent
 
 
-def _registry_reachable() -> bool:
-    try:
-        return subprocess.run(["npm", "ping"], capture_output=True, timeout=30, check=False).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def _node_modules() -> Path:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("needs Node.js and npm (the machine image has them)")
-    root = Path(os.environ.get("JS_CLIENTS_CACHE", "/tmp/tc-js-clients"))
-    lock = (HERE / "package-lock.json").read_bytes()
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    target = root / f"clients-{hashlib.sha256(lock + node.encode()).hexdigest()[:12]}"
-    if (target / "node_modules").is_dir():
-        return target / "node_modules"
-    root.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy(HERE / name, building / name)
-    install = subprocess.run(
-        ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--cache", str(root / "npm-cache")],
-        cwd=building,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if install.returncode != 0:
-        shutil.rmtree(building, ignore_errors=True)
-        if not _registry_reachable():
-            pytest.skip("the npm registry is unreachable and the client libraries are not cached yet")
-        pytest.fail(f"npm ci failed:\n{install.stdout[-3000:]}\n{install.stderr[-3000:]}")
-    try:
-        building.rename(target)
-    except OSError:  # another run finished first: use its build
-        shutil.rmtree(building, ignore_errors=True)
-    return target / "node_modules"
-
-
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
-    return _node_modules()
+    return node_modules_installed()
 
 
 @pytest.fixture
