@@ -699,7 +699,8 @@ class ProfileAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
 @admin.register(Activity)
 class ActivityAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
     json_field = "document"
-    list_display = ("time", "type", "events", "who", "user_point_link", "source", "created_at")
+    # The arrival time is a filter and on the detail page: seven columns and the filters overflow a laptop screen.
+    list_display = ("time", "type", "events", "who", "user_point_link", "source")
     list_display_links = ("time",)
     list_filter = (
         DatamartFilter,

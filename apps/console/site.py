@@ -35,6 +35,9 @@ class ConsoleSite(admin.AdminSite):
     site_title = "Tracking console"
     index_title = "Dashboard"
     index_template = "admin/console_index.html"
+    # The lists need the screen's width (the activity list has seven columns and its filters); the dashboard and
+    # the breadcrumbs lead everywhere the sidebar did.
+    enable_nav_sidebar = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
