@@ -201,7 +201,8 @@ def test_console_pages_carry_a_content_security_policy(world, person):
 
 
 def manage_check_deploy(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **extra_env}
+    # As a deployment starts it: without the test process' own relaxations (the browser tests' async-unsafe flag).
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"} | extra_env
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
