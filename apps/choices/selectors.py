@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.db.models import Count, Q, QuerySet
+
 from apps.choices.models import Choice, ChoiceChangeLogEntry
 from apps.userpoints.selectors import ts_ms
 
@@ -50,3 +52,16 @@ def change_log_of(*, user_point_id: uuid.UUID, processing_id: int | None = None)
     if processing_id is not None:
         rows = rows.filter(processing_id=processing_id)
     return list(rows.order_by("id"))
+
+
+def choice_counts_by_processing(choices: QuerySet[Choice]) -> dict[int, dict[str, int]]:
+    """processing id -> {"accepted": n, "refused": n} among `choices`: one grouped query over the
+    (processing, acceptance_value) index, not two counts per processing."""
+    rows = (
+        choices.values("processing_id")
+        .annotate(
+            accepted=Count("id", filter=Q(acceptance_value=True)), refused=Count("id", filter=Q(acceptance_value=False))
+        )
+        .order_by()
+    )
+    return {row["processing_id"]: {"accepted": row["accepted"], "refused": row["refused"]} for row in rows}

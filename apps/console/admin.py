@@ -93,6 +93,13 @@ def _choice_time(text: str, now: datetime) -> datetime | None:
     return made
 
 
+def identifiers_summary(rows: list[UserIdentifier], viewer: Viewer, *, shown: int) -> SafeString:
+    """The first `shown` identifiers of a person as the viewer may see them, and how many more there are."""
+    listed = format_html_join(", ", "{}", ((identifier_text(r, viewer),) for r in rows[:shown]))
+    more = format_html(" … and {} more", len(rows) - shown) if len(rows) > shown else ""
+    return format_html("{}{}", listed, more)
+
+
 def point_link(point_id: Any) -> SafeString:
     if point_id is None:
         return format_html("{}", NOTHING)
@@ -108,7 +115,7 @@ def identifier_text(row: UserIdentifier, viewer: Viewer) -> str:
         return f"account {viewer.text(row.user_account_id, row.datamart_id)} (compartment {row.compartment_id})"
     if row.type == USER_EMAIL:
         if row.email:
-            return f"e-mail {policy.identifier(row.email) if policy else row.email}"
+            return f"e-mail {viewer.address(row.email, row.datamart_id)}"
         email_hash = row.email_hash or ""
         return f"e-mail hash {policy.tag(email_hash) if policy else email_hash[:12] + '…'}"
     return f"agent {viewer.text(row.user_agent_id, row.datamart_id)}"
@@ -395,10 +402,7 @@ class UserPointAdmin(ReadOnlyTenantAdmin):
 
     @viewer_display("identifiers")
     def identifier_summary(self, obj: UserPoint, viewer: Viewer) -> SafeString:
-        rows = list(obj.identifiers.all())
-        shown = format_html_join(", ", "{}", ((identifier_text(r, viewer),) for r in rows[:4]))
-        more = format_html(" … and {} more", len(rows) - 4) if len(rows) > 4 else ""
-        return format_html("{}{}", shown, more)
+        return identifiers_summary(list(obj.identifiers.all()), viewer, shown=4)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
         return user_points_search(queryset, search_term, visible_datamart_ids(request.user)), False
@@ -742,10 +746,7 @@ class ActivityAdmin(JsonTableMixin, ReadOnlyTenantAdmin):
 
     @viewer_display("who")
     def who(self, obj: Activity, viewer: Viewer) -> SafeString:
-        rows = list(obj.user_point.identifiers.all())
-        shown = format_html_join(", ", "{}", ((identifier_text(r, viewer),) for r in rows[:2]))
-        more = format_html(" … and {} more", len(rows) - 2) if len(rows) > 2 else ""
-        return format_html("{}{}", shown, more)
+        return identifiers_summary(list(obj.user_point.identifiers.all()), viewer, shown=2)
 
     @admin.display(description="user point")
     def user_point_link(self, obj: Activity) -> SafeString:

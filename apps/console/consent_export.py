@@ -59,7 +59,7 @@ def _identifiers_of(point_ids: list[Any], datamart_id: int, viewer: Viewer) -> d
             text = viewer.text(account, datamart_id)
         elif kind == USER_EMAIL:
             if email:
-                text = policy.identifier(email) if policy else email
+                text = viewer.address(email, datamart_id)
             else:
                 text = f"hash:{policy.tag(email_hash or '') if policy else email_hash}"
         else:

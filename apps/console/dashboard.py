@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.activities.models import Activity, InboxPayload, InboxStatus, Source
 from apps.choices.models import Choice, ChoiceChangeLogEntry
+from apps.choices.selectors import choice_counts_by_processing
 from apps.console.counting import Size, audience_size
 from apps.datamarts.models import Datamart, Processing
 from apps.userpoints.models import UserPoint
@@ -99,16 +100,7 @@ def datamart_figures(datamart: Datamart, *, now: datetime | None = None, use_cac
     pending = InboxPayload.objects.filter(datamart=datamart, status=InboxStatus.PENDING).aggregate(
         n=Count("id"), oldest=Min("received_at")
     )
-    # One grouped query over the (processing, acceptance_value) index.
-    consent_counts = {
-        row["processing_id"]: row
-        for row in Choice.objects.filter(datamart=datamart)
-        .values("processing_id")
-        .annotate(
-            accepted=Count("id", filter=Q(acceptance_value=True)), refused=Count("id", filter=Q(acceptance_value=False))
-        )
-        .order_by()
-    }
+    consent_counts = choice_counts_by_processing(Choice.objects.filter(datamart=datamart))
     figures = DatamartFigures(
         days=days,
         activities_per_day=_per_day(

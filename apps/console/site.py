@@ -17,6 +17,7 @@ from django.utils.safestring import mark_safe
 from django.views.defaults import bad_request, page_not_found, permission_denied
 
 from apps.choices.models import Choice
+from apps.choices.selectors import choice_counts_by_processing
 from apps.console.charts import bar_chart, legend, line_chart
 from apps.console.consent_export import consent_csv_lines
 from apps.console.dashboard import datamart_figures
@@ -143,16 +144,7 @@ class ConsoleSite(admin.AdminSite):
 
     def consent_report(self, request: HttpRequest) -> TemplateResponse:
         processings = self._report_processings(request)
-        # One grouped query over the (processing, acceptance_value) index, not two counts per processing.
-        counts = {
-            row["processing_id"]: row
-            for row in Choice.objects.filter(processing__in=processings)
-            .values("processing_id")
-            .annotate(
-                accepted=Count("id", filter=Q(acceptance_value=True)),
-                refused=Count("id", filter=Q(acceptance_value=False)),
-            )
-        }
+        counts = choice_counts_by_processing(Choice.objects.filter(processing__in=processings))
         # And by the source of the write that set each choice (a consent signal's dialect, the API, the console...).
         by_source: dict[int, list[dict[str, Any]]] = {}
         for row in (

@@ -38,6 +38,11 @@ class Viewer:
         policy = self.policy(datamart_id)
         return policy.text(text) if policy else text
 
+    def address(self, email: str, datamart_id: int | None) -> str:
+        """An e-mail address identifier: masked with its tag, or in clear."""
+        policy = self.policy(datamart_id)
+        return policy.identifier(email) if policy else email
+
     def value(self, value: Any, datamart_id: int | None) -> Any:
         policy = self.policy(datamart_id)
         return policy.value(value) if policy else value
