@@ -1,6 +1,7 @@
 """Two users of different roles browsing the console at the same moment, against a threaded live server: each
 sees only its own view. The masking decision once lived on the shared ModelAdmin (`self._masked`), so a privacy
-officer's request could unmask the marketer's page that another thread was rendering."""
+officer's request could unmask the marketer's page that another thread was rendering. Each also keeps its own time
+zone."""
 
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ def test_marketer_and_officer_at_once_each_see_their_own_view(live_server, world
         "marketer": signed_in(base, world.marketer.username),
         "officer": signed_in(base, world.officer.username),
     }
+    # The officer reads in Tokyo (the cookie console/timezone.js sets), the marketer in UTC (no cookie): the time
+    # zone is activated per request, and must not reach the other thread's pages either.
+    sessions["officer"].cookies.set("console_tz", "Asia%2FTokyo")
     bodies: dict[str, list[tuple[str, int, str]]] = {"marketer": [], "officer": []}
     start = threading.Barrier(2)
     failures: list[BaseException] = []
@@ -82,3 +86,5 @@ def test_marketer_and_officer_at_once_each_see_their_own_view(live_server, world
     assert leaked == [], f"{len(leaked)} of {len(bodies['marketer'])} marketer responses show the address: {leaked[:5]}"
     # Control: every page shows the address to the privacy officer, every time.
     assert [page for page, _, body in bodies["officer"] if EMAIL not in body] == []
+    assert [page for page, _, body in bodies["officer"] if "times in asia/tokyo" not in body] == []
+    assert [page for page, _, body in bodies["marketer"] if "times in utc" not in body] == []
