@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,9 +13,10 @@ from django.db import transaction
 from apps.activities.models import Source
 from apps.choices.models import Choice, ChoiceChangeLogEntry
 from apps.choices.rules import choice_decide
+from apps.core.db import rows_repoint
 from apps.userpoints.identifiers import Identifier
 from apps.userpoints.point_writes import user_point_for_write
-from apps.userpoints.services import MergeContext
+from apps.userpoints.services import MergeContext, merge_moves
 
 
 def choice_apply(
@@ -165,32 +167,38 @@ def choices_apply_bulk(*, writes: list[ChoiceWrite], now: datetime) -> None:
     ChoiceChangeLogEntry.objects.bulk_create(entries)
 
 
-def choices_merge(context: MergeContext) -> None:
-    """The later `$choice_ts` wins per processing; the entries of both points stay, followed by a MERGE entry."""
-    ChoiceChangeLogEntry.objects.filter(user_point_id__in=context.merged_ids).update(user_point_id=context.survivor_id)
-    survivor_choices = {c.processing_id: c for c in Choice.objects.filter(user_point_id=context.survivor_id)}
+def choices_merge(contexts: Sequence[MergeContext]) -> None:
+    """The later `$choice_ts` wins per processing; the entries of both points stay, followed by a MERGE entry.
+    Every merge of the batch in a constant number of queries."""
+    moves = merge_moves(contexts)
+    context_of = {merged: c for c in contexts for merged in c.merged_ids}
+    rows_repoint(ChoiceChangeLogEntry, "user_point", moves)
+    survivors = {c.survivor_id for c in contexts}
+    choices = list(Choice.objects.filter(user_point_id__in=[*survivors, *moves]).order_by("choice_ts", "id"))
+    kept = {(c.user_point_id, c.processing_id): c for c in choices if c.user_point_id in survivors}
+    changed: dict[int, Choice] = {}
+    deleted: list[int] = []
     merge_entries = []
-    for incoming in Choice.objects.filter(user_point_id__in=context.merged_ids).order_by("choice_ts"):
-        kept = survivor_choices.get(incoming.processing_id)
-        previous = kept.acceptance_value if kept is not None else None
-        if kept is None:
+    for incoming in (c for c in choices if c.user_point_id in moves):
+        context = context_of[incoming.user_point_id]
+        key = (context.survivor_id, incoming.processing_id)
+        survivor_choice = kept.get(key)
+        previous = survivor_choice.acceptance_value if survivor_choice is not None else None
+        if survivor_choice is None:
             incoming.user_point_id = context.survivor_id
-            incoming.save(update_fields=["user_point"])
-            survivor_choices[incoming.processing_id] = incoming
+            kept[key] = changed[incoming.pk] = incoming
             winner, applied = incoming, True
         else:
-            applied = incoming.choice_ts > kept.choice_ts
+            applied = incoming.choice_ts > survivor_choice.choice_ts
             if applied:
-                kept.choice_ts = incoming.choice_ts
-                kept.acceptance_value = incoming.acceptance_value
-                kept.custom_fields = incoming.custom_fields
-                kept.source = incoming.source
-                kept.last_modified_ts = context.now
-                kept.save(
-                    update_fields=["choice_ts", "acceptance_value", "custom_fields", "source", "last_modified_ts"]
-                )
-            winner = kept
-            incoming.delete()
+                survivor_choice.choice_ts = incoming.choice_ts
+                survivor_choice.acceptance_value = incoming.acceptance_value
+                survivor_choice.custom_fields = incoming.custom_fields
+                survivor_choice.source = incoming.source
+                survivor_choice.last_modified_ts = context.now
+                changed[survivor_choice.pk] = survivor_choice
+            winner = survivor_choice
+            deleted.append(incoming.pk)
         merge_entries.append(
             ChoiceChangeLogEntry(
                 datamart_id=context.datamart_id,
@@ -206,6 +214,12 @@ def choices_merge(context: MergeContext) -> None:
                 recorded_ts=context.now,
             )
         )
+    # Deleted first: a moved choice may take the (point, processing) place of one that goes.
+    Choice.objects.filter(pk__in=deleted).delete()
+    Choice.objects.bulk_update(
+        list(changed.values()),
+        ["user_point", "choice_ts", "acceptance_value", "custom_fields", "source", "last_modified_ts"],
+    )
     ChoiceChangeLogEntry.objects.bulk_create(merge_entries)
 
 

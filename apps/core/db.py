@@ -1,11 +1,13 @@
-"""Database helpers shared by the read routes."""
+"""Database helpers shared by the read routes and the writes that move rows between user points."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from django.db import transaction
+from django.db.models import Field, Model
 
 
 @contextmanager
@@ -23,3 +25,30 @@ def read_snapshot() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield
+
+
+def rows_repoint(model: type[Model], field_name: str, moves: Mapping[uuid.UUID, uuid.UUID]) -> int:
+    """Sets `field_name` from each old value to its new one (`moves`: old -> new) in one statement: on PostgreSQL an
+    UPDATE joined to the pairs as arrays, so a batch of merges costs one query per table, not one per merge."""
+    if not moves:
+        return 0
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        by_target: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for old, new in moves.items():
+            by_target.setdefault(new, []).append(old)
+        return sum(
+            model._default_manager.filter(**{f"{field_name}__in": olds}).update(**{field_name: new})
+            for new, olds in by_target.items()
+        )
+    table = connection.ops.quote_name(model._meta.db_table)
+    field = model._meta.get_field(field_name)
+    assert isinstance(field, Field)
+    column = connection.ops.quote_name(field.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column} = m.new FROM unnest(%s::uuid[], %s::uuid[]) AS m(old, new)"  # noqa: S608
+            f" WHERE {table}.{column} = m.old",
+            [list(moves), list(moves.values())],
+        )
+        return cursor.rowcount

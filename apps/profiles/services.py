@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from apps.profiles.models import ANONYMOUS_ACCOUNT, Profile
 from apps.profiles.strategies import PARTIAL_DELETE, profile_properties_apply
 from apps.userpoints.identifiers import Identifier, account_identifier
 from apps.userpoints.point_writes import user_point_for_write
-from apps.userpoints.services import MergeContext
+from apps.userpoints.services import MergeContext, merge_moves
 
 
 class ProfileNotFound(Exception):
@@ -59,28 +60,35 @@ def profile_apply(
         return profile
 
 
-def profiles_merge(context: MergeContext) -> None:
+def profiles_merge(contexts: Sequence[MergeContext]) -> None:
     """Moves the merged points' profiles; two profiles of one account/compartment become one, the most recently
-    modified one's top-level keys winning."""
-    survivor_profiles = {
-        (p.compartment_id, p.user_account_id): p for p in Profile.objects.filter(user_point_id=context.survivor_id)
+    modified one's top-level keys winning. Every merge of the batch in three queries."""
+    moves = merge_moves(contexts)
+    survivors = {c.survivor_id for c in contexts}
+    profiles = list(Profile.objects.filter(user_point_id__in=[*survivors, *moves]).order_by("last_modified_ts", "id"))
+    kept: dict[tuple[uuid.UUID, int, str], Profile] = {
+        (p.user_point_id, p.compartment_id, p.user_account_id): p for p in profiles if p.user_point_id in survivors
     }
-    for profile in Profile.objects.filter(user_point_id__in=context.merged_ids).order_by("last_modified_ts"):
-        key = (profile.compartment_id, profile.user_account_id)
-        kept = survivor_profiles.get(key)
-        if kept is None:
-            profile.user_point_id = context.survivor_id
-            profile.save(update_fields=["user_point"])
-            survivor_profiles[key] = profile
+    changed: dict[int, Profile] = {}
+    deleted: list[int] = []
+    for profile in (p for p in profiles if p.user_point_id in moves):
+        key = (moves[profile.user_point_id], profile.compartment_id, profile.user_account_id)
+        survivor_profile = kept.get(key)
+        if survivor_profile is None:
+            profile.user_point_id = key[0]
+            kept[key] = changed[profile.pk] = profile
             continue
-        if profile.last_modified_ts > kept.last_modified_ts:
-            kept.properties = {**kept.properties, **profile.properties}
-            kept.last_modified_ts = profile.last_modified_ts
+        if profile.last_modified_ts > survivor_profile.last_modified_ts:
+            survivor_profile.properties = {**survivor_profile.properties, **profile.properties}
+            survivor_profile.last_modified_ts = profile.last_modified_ts
         else:
-            kept.properties = {**profile.properties, **kept.properties}
-        kept.creation_ts = min(kept.creation_ts, profile.creation_ts)
-        kept.save(update_fields=["properties", "last_modified_ts", "creation_ts"])
-        profile.delete()
+            survivor_profile.properties = {**profile.properties, **survivor_profile.properties}
+        survivor_profile.creation_ts = min(survivor_profile.creation_ts, profile.creation_ts)
+        changed[survivor_profile.pk] = survivor_profile
+        deleted.append(profile.pk)
+    # Deleted first: a moved profile may take the (point, compartment, account) place of one that goes.
+    Profile.objects.filter(pk__in=deleted).delete()
+    Profile.objects.bulk_update(list(changed.values()), ["user_point", "properties", "last_modified_ts", "creation_ts"])
 
 
 def profile_put(
