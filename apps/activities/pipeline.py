@@ -9,17 +9,18 @@ or duplicated task finds it processed and changes nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Case, Count, DateTimeField, F, Model, Q, Value, When
+from django.db.models import Case, Count, DateTimeField, F, JSONField, Model, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -28,7 +29,7 @@ from apps.activities.models import Activity, InboxPayload, InboxStatus, Processi
 from apps.choices.services import ChoiceWrite, choices_apply_bulk
 from apps.core.db import rows_repoint
 from apps.datamarts.models import Processing
-from apps.profiles.services import profile_apply
+from apps.profiles.services import ProfileWrite, profile_apply, profiles_apply_bulk
 from apps.userpoints.identifiers import (
     USER_ACCOUNT,
     USER_AGENT,
@@ -39,9 +40,10 @@ from apps.userpoints.identifiers import (
 )
 from apps.userpoints.models import UserIdentifier, UserPoint
 from apps.userpoints.services import (
+    IDENTIFIER_COLUMNS,
     MergeContext,
     PlannedMerge,
-    identifier_row,
+    identifier_values,
     identifiers_owners,
     identity_resolve,
     merge_moves,
@@ -51,9 +53,37 @@ from apps.userpoints.services import (
 logger = logging.getLogger(__name__)
 
 
+class PayloadRow(Protocol):
+    """An inbox row as the pipeline reads it: a claimed row of the bulk path, or the model in the one-by-one path."""
+
+    id: uuid.UUID
+    datamart_id: int
+    source: str
+    payload: CanonicalPayload
+    received_at: datetime
+    attempts: int
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A claimed inbox row, read as values: 500 model instances a batch cost the drain more than its COPY."""
+
+    id: uuid.UUID
+    datamart_id: int
+    source: str
+    payload: CanonicalPayload
+    received_at: datetime
+    attempts: int
+
+
+# What the bulk path writes with COPY, in the order its row builders give the values.
+POINT_COLUMNS = ("id", "datamart_id", "creation_ts", "is_hyper")
+ACTIVITY_COLUMNS = ("id", "datamart_id", "user_point_id", "type", "ts", "source", "document", "created_at")
+
+
 @dataclass
 class Item:
-    row: InboxPayload
+    row: PayloadRow
     identifiers: list[Identifier]
     # `link_if_known`: identifiers it joins to its person only when someone holds them already (Segment alias).
     known_only: list[Identifier] = field(default_factory=list)
@@ -81,12 +111,14 @@ def inbox_drain_batch(*, batch_size: int | None = None) -> int:
     size = batch_size or settings.PIPELINE_BATCH_SIZE
     one_by_one: list[Item] = []
     with transaction.atomic():
-        rows = list(
-            InboxPayload.objects.select_for_update(skip_locked=True)
+        rows = [
+            Claimed(*values)
+            for values in InboxPayload.objects.select_for_update(skip_locked=True)
             .filter(status=InboxStatus.PENDING)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .order_by("received_at")[:size]
-        )
+            .order_by("received_at")
+            .values_list("id", "datamart_id", "source", "payload", "received_at", "attempts")[:size]
+        ]
         if not rows:
             return 0
         items = []
@@ -136,8 +168,8 @@ def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
     for item in items:
         by_datamart.setdefault(item.row.datamart_id, []).append(item)
     deferred: list[Item] = []
-    new_points: list[UserPoint] = []
-    new_identifiers: list[UserIdentifier] = []
+    new_points: list[tuple[Any, ...]] = []
+    new_identifiers: list[tuple[Any, ...]] = []
     merges: list[PlannedMerge] = []
     done: list[Item] = []
     for datamart_id, group in by_datamart.items():
@@ -168,9 +200,8 @@ def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
                 deferred.extend(component)
                 continue
             if not points:
-                point = UserPoint(datamart_id=datamart_id, creation_ts=now)
-                new_points.append(point)
-                survivor_id = point.id
+                survivor_id = uuid.uuid4()
+                new_points.append((survivor_id, datamart_id, now, False))
             else:
                 survivor = min(points, key=lambda p: (p.creation_ts, str(p.id)))
                 survivor_id = survivor.id
@@ -178,30 +209,27 @@ def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
                     trigger = _merge_trigger(component, owners)
                     losers = [p for p in points if p.id != survivor_id]
                     merges.append(PlannedMerge(survivor, losers, trigger.row.source, str(trigger.row.id)))
-            new_identifiers.extend(identifier_row(datamart_id, survivor_id, i, now) for i in missing)
+            new_identifiers.extend(identifier_values(datamart_id, survivor_id, i, now) for i in missing)
             for item in component:
                 item.point_id = survivor_id
                 done.append(item)
     user_points_merge_many(merges=merges, now=now)
-    _insert_many(UserPoint, new_points)
-    _insert_many(UserIdentifier, new_identifiers)
-    # Profile updates, in the order the payloads came, on points locked (or created) above; each payload's in a
-    # savepoint, so that one that fails is set aside alone (it goes one by one, where its failure is recorded) and
-    # the rest of the batch stays on this path (spec 7). Before the activities are written, so none is left behind.
-    failed: list[Item] = []
-    for item in sorted((i for i in done if i.has_updates), key=lambda i: i.row.received_at):
-        assert item.point_id is not None
-        if not item.payload.get("profile_updates"):
-            continue
-        try:
-            with transaction.atomic():
-                _apply_profile_updates(item.row, item.point_id, now)
-        except Exception as exc:
-            logger.info("payload %s failed in the bulk path (%s): set aside", item.row.id, exc)
-            failed.append(item)
+    _copy_rows(UserPoint, POINT_COLUMNS, new_points)
+    _copy_rows(UserIdentifier, IDENTIFIER_COLUMNS, new_identifiers)
+    # Profile updates, in the order the payloads came, on points locked (or created) above, all at once; a payload
+    # whose updates fail is set aside alone (it goes one by one, where its failure is recorded) and the rest of the
+    # batch stays on this path (spec 7). Before the activities are written, so none is left behind.
+    with_profiles = sorted((i for i in done if i.payload.get("profile_updates")), key=lambda i: i.row.received_at)
+    refused = profiles_apply_bulk(
+        writes=[_profile_writes(item.row, item.point_id) for item in with_profiles],  # type: ignore[arg-type]
+        now=now,
+    )
+    failed = [with_profiles[index] for index in refused]
+    for index, exc in refused.items():
+        logger.info("payload %s failed in the bulk path (%s): set aside", with_profiles[index].row.id, exc)
     if failed:
         done = [i for i in done if i not in failed]
-    _insert_many(Activity, [a for a in (_activity_row(item, now) for item in done) if a is not None])
+    _copy_rows(Activity, ACTIVITY_COLUMNS, [a for a in (_activity_values(item, now) for item in done) if a is not None])
     _touch_identifiers(done)
     with_updates = [(i.row, i.point_id) for i in sorted(done, key=lambda i: i.row.received_at) if i.has_updates]
     try:
@@ -213,42 +241,41 @@ def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
     return deferred + failed
 
 
-def _insert_many(model: type[Model], objs: list[Any]) -> None:
-    """`bulk_create`, through COPY on PostgreSQL: in the drain, the ORM's INSERT of 500 rows cost more in Python than
-    the database spent on it (bench/ingest). A conflict raises IntegrityError all the same."""
-    if not objs:
+def _copy_rows(model: type[Model], columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Inserts rows given as values in `columns` order (field attnames): through COPY on PostgreSQL, without model
+    instances (in the drain, the ORM's INSERT of 500 rows cost more in Python than the database spent on it). A
+    conflict raises IntegrityError all the same."""
+    if not rows:
         return
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
-        model._default_manager.bulk_create(objs)
+        model._default_manager.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
         return
-    fields = [
-        f for f in model._meta.concrete_fields if not (f.primary_key and f.get_internal_type().endswith("AutoField"))
-    ]
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    json_positions = [i for i, name in enumerate(columns) if isinstance(fields[name], JSONField)]
     qn = connection.ops.quote_name
-    sql = f"COPY {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) FROM STDIN"
+    sql = f"COPY {qn(model._meta.db_table)} ({', '.join(qn(fields[c].column) for c in columns)}) FROM STDIN"
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.copy(sql) as copy:
-        for obj in objs:
-            copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        for row in rows:
+            if json_positions:
+                values = list(row)
+                for i in json_positions:
+                    values[i] = json.dumps(values[i])
+                copy.write_row(values)
+            else:
+                copy.write_row(row)
 
 
 def _mark_processed(done: list[Item], now: datetime) -> None:
     """Marks the payloads PROCESSED with their user point, in one statement on PostgreSQL (rows locked by the claim)."""
-    for item in done:
-        item.row.status = InboxStatus.PROCESSED
-        item.row.processed_at = now
-        item.row.user_point_id = item.point_id
-        item.row.attempts += 1
     if not done:
         return
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
-        InboxPayload.objects.bulk_update(
-            [item.row for item in done], ["status", "processed_at", "user_point_id", "attempts"], batch_size=500
-        )
+        for item in done:
+            InboxPayload.objects.filter(id=item.row.id).update(
+                status=InboxStatus.PROCESSED, processed_at=now, user_point_id=item.point_id, attempts=F("attempts") + 1
+            )
         return
     # bulk_update builds a CASE WHEN per row and field: most of a batch's time went there (bench/ingest).
     table = connection.ops.quote_name(InboxPayload._meta.db_table)
@@ -354,19 +381,21 @@ def _components(items: list[Item], owners: dict[tuple[str, str], uuid.UUID]) -> 
     return list(groups.values())
 
 
-def _activity_row(item: Item, now: datetime) -> Activity | None:
+def _activity_values(item: Item, now: datetime) -> tuple[Any, ...] | None:
+    """The payload's activity as values in ACTIVITY_COLUMNS order, or None when it carries none."""
     activity = item.payload.get("activity")
     if not activity or item.point_id is None:
         return None
-    return Activity(
-        id=item.row.id,
-        datamart_id=item.row.datamart_id,
-        user_point_id=item.point_id,
-        type=activity["type"],
-        ts=activity["ts"],
-        source=item.row.source,
-        document=activity["document"],
-        created_at=now,
+    row = item.row
+    return (
+        row.id,
+        row.datamart_id,
+        item.point_id,
+        activity["type"],
+        activity["ts"],
+        row.source,
+        activity["document"],
+        now,
     )
 
 
@@ -464,23 +493,37 @@ def _apply(row: InboxPayload, now: datetime) -> uuid.UUID | None:
     )
     point_id = resolution.user_point_id
     item = Item(row=row, identifiers=identifiers, point_id=point_id)
-    activity = _activity_row(item, now)
+    activity = _activity_values(item, now)
     if activity is not None:
-        activity.save(force_insert=True)
+        _copy_rows(Activity, ACTIVITY_COLUMNS, [activity])
         _touch_identifiers([item])
     _apply_updates(row, point_id, now)
     return point_id
 
 
-def _apply_updates(row: InboxPayload, point_id: uuid.UUID, now: datetime) -> None:
+def _apply_updates(row: PayloadRow, point_id: uuid.UUID, now: datetime) -> None:
     """A payload's profile and choice updates and its processing errors, once its point is resolved and locked."""
     _apply_profile_updates(row, point_id, now)
     _apply_choices_and_errors([(row, point_id)], now)
 
 
-def _apply_profile_updates(row: InboxPayload, point_id: uuid.UUID, now: datetime) -> None:
-    for update in row.payload.get("profile_updates", []):
+def _apply_profile_updates(row: PayloadRow, point_id: uuid.UUID, now: datetime) -> None:
+    for write in _profile_writes(row, point_id):
         profile_apply(
+            datamart_id=write.datamart_id,
+            user_point_id=write.user_point_id,
+            compartment_id=write.compartment_id,
+            user_account_id=write.user_account_id,
+            properties=write.properties,
+            strategy=write.strategy,
+            merge_objects=write.merge_objects,
+            now=now,
+        )
+
+
+def _profile_writes(row: PayloadRow, point_id: uuid.UUID) -> list[ProfileWrite]:
+    return [
+        ProfileWrite(
             datamart_id=row.datamart_id,
             user_point_id=point_id,
             compartment_id=update["compartment_id"],
@@ -488,11 +531,12 @@ def _apply_profile_updates(row: InboxPayload, point_id: uuid.UUID, now: datetime
             properties=update["properties"],
             strategy=update["strategy"],
             merge_objects=update["merge_objects"],
-            now=now,
         )
+        for update in row.payload.get("profile_updates", [])
+    ]
 
 
-def _apply_choices_and_errors(rows: list[tuple[InboxPayload, uuid.UUID]], now: datetime) -> None:
+def _apply_choices_and_errors(rows: list[tuple[PayloadRow, uuid.UUID]], now: datetime) -> None:
     """The choice updates of these payloads (in this order) and their processing errors. A choice naming a processing
     that is not one of its datamart's is that choice's error alone (spec 1.3, step 5)."""
     wanted = {
@@ -525,7 +569,7 @@ def _apply_choices_and_errors(rows: list[tuple[InboxPayload, uuid.UUID]], now: d
                 )
             )
         errors.extend(
-            ProcessingError(datamart_id=row.datamart_id, payload=row, user_point_id=point_id, message=m)
+            ProcessingError(datamart_id=row.datamart_id, payload_id=row.id, user_point_id=point_id, message=m)
             for m in messages
         )
     choices_apply_bulk(writes=writes, now=now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +59,64 @@ def profile_apply(
         profile.last_modified_ts = now
         profile.save(update_fields=["properties", "last_modified_ts"])
         return profile
+
+
+@dataclass(frozen=True)
+class ProfileWrite:
+    datamart_id: int
+    user_point_id: uuid.UUID
+    compartment_id: int
+    user_account_id: str | None
+    properties: dict[str, Any]
+    strategy: str
+    merge_objects: bool
+
+
+def profiles_apply_bulk(*, writes: list[list[ProfileWrite]], now: datetime) -> dict[int, Exception]:
+    """The drain's profile updates, one list per payload in the order they came, applied as profile_apply would one
+    after the other, in three queries. A payload's writes apply all or none: those that raise (a PARTIAL_DELETE of a
+    missing profile, an unknown strategy) are left out, and returned with their error by index. Call with the
+    points locked."""
+    points = {w.user_point_id for payload_writes in writes for w in payload_writes}
+    if not points:
+        return {}
+    stored = {
+        (p.user_point_id, p.compartment_id, p.user_account_id): p
+        for p in Profile.objects.filter(user_point_id__in=points)
+    }
+    created: dict[tuple[uuid.UUID, int, str], Profile] = {}
+    changed: dict[tuple[uuid.UUID, int, str], Profile] = {}
+    refused: dict[int, Exception] = {}
+    for index, payload_writes in enumerate(writes):
+        staged: dict[tuple[uuid.UUID, int, str], dict[str, Any]] = {}
+        try:
+            for w in payload_writes:
+                key = (w.user_point_id, w.compartment_id, w.user_account_id or ANONYMOUS_ACCOUNT)
+                current = staged[key] if key in staged else stored[key].properties if key in stored else None
+                if current is None and w.strategy == PARTIAL_DELETE:
+                    raise ProfileNotFound()
+                staged[key] = profile_properties_apply(current, w.properties, w.strategy, w.merge_objects)
+        except Exception as exc:
+            refused[index] = exc
+            continue
+        for key, properties in staged.items():
+            profile = stored.get(key)
+            if profile is None:
+                profile = Profile(
+                    datamart_id=payload_writes[0].datamart_id,
+                    user_point_id=key[0],
+                    compartment_id=key[1],
+                    user_account_id=key[2],
+                    creation_ts=now,
+                )
+                stored[key] = created[key] = profile
+            elif key not in created:
+                changed[key] = profile
+            profile.properties = properties
+            profile.last_modified_ts = now
+    Profile.objects.bulk_create(list(created.values()))
+    Profile.objects.bulk_update(list(changed.values()), ["properties", "last_modified_ts"])
+    return refused
 
 
 def profiles_merge(contexts: Sequence[MergeContext]) -> None:
