@@ -27,7 +27,7 @@ from django.utils import timezone
 from apps.activities.canonical import CanonicalPayload
 from apps.activities.models import Activity, InboxPayload, InboxStatus, ProcessingError
 from apps.choices.services import ChoiceWrite, choices_apply_bulk
-from apps.core.db import rows_repoint
+from apps.core.db import execute_with_arrays, rows_repoint
 from apps.datamarts.models import Processing
 from apps.profiles.services import ProfileWrite, profile_apply, profiles_apply_bulk
 from apps.userpoints.identifiers import (
@@ -279,12 +279,11 @@ def _mark_processed(done: list[Item], now: datetime) -> None:
         return
     # bulk_update builds a CASE WHEN per row and field: most of a batch's time went there (bench/ingest).
     table = connection.ops.quote_name(InboxPayload._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, processed_at = %s, attempts = {table}.attempts + 1,"  # noqa: S608
-            f" user_point_id = v.point FROM unnest(%s::uuid[], %s::uuid[]) AS v(id, point) WHERE {table}.id = v.id",
-            [InboxStatus.PROCESSED.value, now, [item.row.id for item in done], [item.point_id for item in done]],
-        )
+    execute_with_arrays(
+        f"UPDATE {table} SET status = %s, processed_at = %s, attempts = {table}.attempts + 1,"  # noqa: S608
+        f" user_point_id = v.point FROM unnest(%b::uuid[], %b::uuid[]) AS v(id, point) WHERE {table}.id = v.id",
+        [InboxStatus.PROCESSED.value, now, [item.row.id for item in done], [item.point_id for item in done]],
+    )
 
 
 def _identifier_counts(point_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, dict[int | None, int]]]:
@@ -418,13 +417,12 @@ def _touch_identifiers(items: list[Item]) -> None:
         # One UPDATE joined to the (key, time) pairs as arrays: the ORM's CASE with a WHEN per key took half of the
         # drain's time to build (bench/ingest --profile).
         table = connection.ops.quote_name(UserIdentifier._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET last_activity_ts = GREATEST(COALESCE(last_activity_ts, v.seen), v.seen)"  # noqa: S608
-                " FROM unnest(%s::text[], %s::timestamptz[]) AS v(key, seen)"
-                f" WHERE {table}.key = v.key AND {table}.datamart_id = ANY(%s) AND {table}.type = ANY(%s)",
-                [list(newest), [_from_epoch_ms(ts) for ts in newest.values()], datamarts, [USER_EMAIL, USER_AGENT]],
-            )
+        execute_with_arrays(
+            f"UPDATE {table} SET last_activity_ts = GREATEST(COALESCE(last_activity_ts, v.seen), v.seen)"  # noqa: S608
+            " FROM unnest(%b::text[], %b::timestamptz[]) AS v(key, seen)"
+            f" WHERE {table}.key = v.key AND {table}.datamart_id = ANY(%b) AND {table}.type = ANY(%b)",
+            [list(newest), [_from_epoch_ms(ts) for ts in newest.values()], datamarts, [USER_EMAIL, USER_AGENT]],
+        )
         return
     # One UPDATE for the batch: each key's time in a CASE, kept when the stored one is newer.
     seen = Case(
