@@ -46,10 +46,12 @@ def rows_repoint(model: type[Model], field_name: str, moves: Mapping[uuid.UUID, 
     field = model._meta.get_field(field_name)
     assert isinstance(field, Field)
     column = connection.ops.quote_name(field.column)
+    # `= ANY` as well as the join: the planner, which cannot see into unnest(), then reads the column's index
+    # instead of hashing the whole table (which made each batch slower than the one before).
     return execute_with_arrays(
         f"UPDATE {table} SET {column} = m.new FROM unnest(%b::uuid[], %b::uuid[]) AS m(old, new)"  # noqa: S608
-        f" WHERE {table}.{column} = m.old",
-        [list(moves), list(moves.values())],
+        f" WHERE {table}.{column} = m.old AND {table}.{column} = ANY(%b)",
+        [list(moves), list(moves.values()), list(moves)],
     )
 
 
