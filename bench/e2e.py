@@ -1,0 +1,240 @@
+#!/usr/bin/env python
+"""End to end (issue 13, point 4): Segment messages posted as fast as they are accepted, processed by bin/run's
+process layout on PostgreSQL and Redis, timed from the first request to the last message processed.
+
+    bench/e2e.py                         # 200,000 messages, 2,000 requests of 100, about 2 minutes
+    bench/e2e.py --messages 20000        # a quick run
+    bench/e2e.py --plot bench/e2e-backlog.png --json e2e.json
+
+The processes are bin/run's: gunicorn with 2 workers of 4 threads, one Celery worker at its default concurrency
+(bin/run's WORKER_CONCURRENCY, 2) and Celery beat (the inbox sweep), on the bench database and queue of bench/ingest
+(see bench/README.md: `tc_bench_e2e` by default, emptied; its own Celery queue). wrk sends each pre-generated body
+(100 messages of the realistic Segment mix, each with its `messageId`, as the Segment libraries send them) once, on
+`--connections` keep-alive connections. Every second the script reads how many messages the inbox holds and how
+many are pending: the backlog curve, plotted as a PNG. Targets: all processed; >= 2,500 messages/s from the first
+request to the last processed; the backlog never above what 10 s of accepting adds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":
+    VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+    if VENV_PYTHON.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
+    sys.path.insert(0, str(ROOT))
+
+from bench.ingest_lib import QUEUE, Bench, Target, parse_args  # noqa: E402
+from bench.segment_batch import MESSAGES_PER_REQUEST, Messages  # noqa: E402
+
+WRK_ONCE_SCRIPT = ROOT / "bench" / "wrk_once.lua"
+TARGET_RATE = 2_500
+BACKLOG_SECONDS_OF_ACCEPTING = 10
+
+
+def main() -> int:
+    extra = _extra_args()
+    args = parse_args([*extra.rest, "--database", extra.database])
+    with Bench(args) as bench:
+        return run(bench, extra)
+
+
+class _Extra:
+    def __init__(self) -> None:
+        self.messages = 200_000
+        self.worker_concurrency = int(os.environ.get("WORKER_CONCURRENCY", "2"))  # bin/run's default
+        self.plot: str | None = str(ROOT / "bench" / "e2e-backlog.png")
+        self.database = "tc_bench_e2e"
+        self.rest: list[str] = []
+
+
+def _extra_args() -> _Extra:
+    """This script's own options; the others are bench/ingest's (ports, gunicorn, wrk, --json)."""
+    extra = _Extra()
+    argv = sys.argv[1:]
+    i = 0
+    while i < len(argv):
+        name = argv[i]
+        if name in ("--messages", "--worker-concurrency", "--plot", "--database") and i + 1 < len(argv):
+            value = argv[i + 1]
+            if name == "--messages":
+                extra.messages = int(value)
+            elif name == "--worker-concurrency":
+                extra.worker_concurrency = int(value)
+            elif name == "--plot":
+                extra.plot = value or None
+            else:
+                extra.database = value
+            i += 2
+            continue
+        if name in ("-h", "--help"):
+            print(__doc__)
+            print("Own options: --messages N (200000), --worker-concurrency N (2), --plot FILE.png ('' for none),")
+            print("--database NAME (tc_bench_e2e). Others as bench/ingest --help.")
+            sys.exit(0)
+        extra.rest.append(name)
+        i += 1
+    return extra
+
+
+def run(bench: Bench, extra: _Extra) -> int:
+    a = bench.args
+    requests = extra.messages // MESSAGES_PER_REQUEST
+    total = requests * MESSAGES_PER_REQUEST
+    bench.say(
+        f"\n== end to end: {total} Segment messages in {requests} requests of {MESSAGES_PER_REQUEST}, wrk -c"
+        f"{a.connections}; gunicorn {a.web_workers} x {a.threads} threads, one Celery worker (concurrency"
+        f" {extra.worker_concurrency}) and beat"
+    )
+    bench._truncate()
+    bench._broker_purge()
+    messages = Messages(a.users, seed=17)
+    now = datetime.now(UTC)
+    bodies = bench.var_dir / "bodies-e2e.jsonl"
+    bodies.write_text("\n".join(messages.batch_body(now, with_ids=True) for _ in range(requests)) + "\n")
+
+    bench.gunicorn_start()
+    worker_log = bench.var_dir / "e2e-worker.log"
+    celery = [sys.executable, "-m", "celery", "-A", "trackingconsole"]
+    worker = bench.spawn(
+        [*celery, "worker", "-l", "info", "-Q", QUEUE, "--concurrency", str(extra.worker_concurrency)],
+        worker_log,
+    )
+    schedule = bench.var_dir / "e2e-celerybeat-schedule"
+    bench.spawn(
+        [*celery, "beat", "-l", "info", "-s", str(schedule)],
+        bench.var_dir / "e2e-beat.log",
+    )
+    booted = time.monotonic()
+    while " ready." not in worker_log.read_text(errors="replace"):
+        if worker.poll() is not None or time.monotonic() - booted > 60:
+            sys.exit(f"the Celery worker did not start; see {worker_log}")
+        time.sleep(0.2)
+
+    samples: list[tuple[float, int, int]] = []  # (seconds since the first request, in the inbox, pending)
+    stop = threading.Event()
+    t0 = time.monotonic()
+    sampler = threading.Thread(target=_sample, args=(samples, t0, stop), daemon=True)
+    env = dict(os.environ)
+    basic = "Basic " + base64.b64encode(f"{bench.fixture['key']}:".encode()).decode()
+    env.update(BENCH_PATH="/v1/batch", BENCH_BODIES=str(bodies), BENCH_AUTH=basic, BENCH_CONNECTIONS=str(a.connections))
+    assert bench.wrk is not None
+    wrk_cmd = [bench.wrk, "-t", "1", "-c", str(a.connections), "-d", "600s", "--timeout", "10s"]
+    wrk_cmd += ["-s", str(WRK_ONCE_SCRIPT), f"http://127.0.0.1:{a.port}"]
+    sampler.start()
+    # wrk runs for its whole -d even when its script stops sending: it is interrupted (it then prints its summary)
+    # once the inbox holds every message.
+    wrk_proc = subprocess.Popen(wrk_cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not (samples and samples[-1][1] >= total) and wrk_proc.poll() is None:
+        time.sleep(0.1)
+    accepted_at = next((t for t, held, _ in samples if held >= total), time.monotonic() - t0)
+    wrk_proc.send_signal(signal.SIGINT)
+    stdout, stderr = wrk_proc.communicate(timeout=60)
+    line = next((x for x in stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if line is None:
+        stop.set()
+        sys.exit(f"wrk failed ({wrk_proc.returncode}):\n{stdout}\n{stderr}")
+    wrk = json.loads(line.removeprefix("BENCH_JSON "))
+    deadline = time.monotonic() + a.drain_timeout
+    while time.monotonic() < deadline:
+        if samples and samples[-1][1] >= total and samples[-1][2] == 0:
+            break
+        time.sleep(0.2)
+    stop.set()
+    sampler.join()
+
+    from apps.activities.models import InboxPayload, InboxStatus
+
+    processed = InboxPayload.objects.filter(status=InboxStatus.PROCESSED).count()
+    failed = InboxPayload.objects.filter(status=InboxStatus.FAILED).count()
+    done_at = samples[-1][0]
+    accept_rate = total / accepted_at
+    e2e_rate = processed / done_at
+    max_backlog = max(pending for _, _, pending in samples)
+    backlog_bound = BACKLOG_SECONDS_OF_ACCEPTING * accept_rate
+    bench.say(
+        f"wrk: {wrk['requests']} requests, {wrk['non_2xx']} non-2xx, p50 {wrk['p50_us'] / 1000:.1f} ms,"
+        f" p99 {wrk['p99_us'] / 1000:.1f} ms"
+    )
+    bench.say(f"accepted {total} messages in {accepted_at:.1f} s = {accept_rate:.0f} messages/s")
+    bench.say(
+        f"processed {processed} ({failed} failed) by {done_at:.1f} s after the first request = {e2e_rate:.0f}"
+        f" messages/s; largest backlog {max_backlog} (10 s of accepting: {backlog_bound:.0f})"
+    )
+    bench.figures["e2e"] = {
+        "messages": total,
+        "accepted_s": round(accepted_at, 2),
+        "accept_per_s": round(accept_rate, 1),
+        "processed": processed,
+        "failed": failed,
+        "processed_s": round(done_at, 2),
+        "end_to_end_per_s": round(e2e_rate, 1),
+        "max_backlog": max_backlog,
+        "backlog_bound": round(backlog_bound),
+        "curve": [[round(t, 2), n, pending] for t, n, pending in samples],
+    }
+    bench.targets.append(Target("end to end: messages all processed", processed, total, True))
+    bench.targets.append(Target("end to end: messages/s, first request to last processed", e2e_rate, TARGET_RATE, True))
+    bench.targets.append(Target("end to end: largest backlog (messages)", max_backlog, backlog_bound, False))
+    if extra.plot:
+        _plot(
+            samples, backlog_bound, accepted_at, Path(extra.plot), title=f"{total} Segment messages, {e2e_rate:.0f}/s"
+        )
+        bench.say(f"backlog curve: {extra.plot}")
+    return bench.report()
+
+
+def _sample(samples: list[tuple[float, int, int]], t0: float, stop: threading.Event) -> None:
+    """Every second: how many messages the inbox holds and how many wait (one query, its own connection)."""
+    from django.db import connection
+
+    from apps.activities.models import InboxPayload
+
+    table = InboxPayload._meta.db_table
+    try:
+        while not stop.is_set():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT count(*), count(*) FILTER (WHERE status = 'PENDING') FROM {table}")
+                held, pending = cursor.fetchone()
+            samples.append((time.monotonic() - t0, held, pending))
+            stop.wait(max(0.0, 1.0 - (time.monotonic() - t0) % 1.0))
+    finally:
+        connection.close()
+
+
+def _plot(samples: list[tuple[float, int, int]], bound: float, accepted_at: float, path: Path, *, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seconds = [t for t, _, _ in samples]
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    ax.plot(seconds, [n for _, n, _ in samples], label="accepted (in the inbox)")
+    ax.plot(seconds, [n - p for _, n, p in samples], label="processed")
+    ax.plot(seconds, [p for _, _, p in samples], label="backlog (pending)", linewidth=2)
+    ax.axhline(bound, color="grey", linestyle="--", label="10 s of accepting")
+    ax.axvline(accepted_at, color="grey", linestyle=":", label="last request answered")
+    ax.set_xlabel("seconds since the first request")
+    ax.set_ylabel("messages")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
