@@ -27,7 +27,7 @@ from django.utils import timezone
 from apps.activities.canonical import CanonicalPayload
 from apps.activities.models import Activity, InboxPayload, InboxStatus, ProcessingError
 from apps.choices.services import ChoiceWrite, choices_apply_bulk
-from apps.core.db import execute_with_arrays, rows_repoint
+from apps.core.db import execute_with_arrays, fetch_with_arrays, rows_repoint
 from apps.datamarts.models import Processing
 from apps.profiles.services import ProfileWrite, profile_apply, profiles_apply_bulk
 from apps.userpoints.identifiers import (
@@ -208,12 +208,7 @@ def _bulk_apply(items: list[Item], now: datetime) -> list[Item]:
         owners = identifiers_owners(datamart_id, [i for item in group for i in (*item.identifiers, *item.known_only)])
         _link_if_known(group, owners)
         # Lock the existing points in id order, as identity_resolve does: a point merged away meanwhile is missing.
-        locked = {
-            point.id: point
-            for point in UserPoint.objects.select_for_update()
-            .filter(id__in=sorted(set(owners.values())))
-            .order_by("id")
-        }
+        locked = _points_lock(sorted(set(owners.values())))
         plans: list[tuple[list[Item], list[UserPoint], list[Identifier]]] = []
         for component in _components(group, owners):
             identities = {i.identity: i for item in component for i in item.identifiers}
@@ -320,21 +315,43 @@ def _mark_processed(done: list[Item], now: datetime) -> None:
     )
 
 
+def _points_lock(point_ids: list[uuid.UUID]) -> dict[uuid.UUID, UserPoint]:
+    """Locks the points (in id order, as identity_resolve does); a point merged away or erased meanwhile is missing."""
+    if not point_ids:
+        return {}
+    if transaction.get_connection().vendor != "postgresql":
+        return {p.id: p for p in UserPoint.objects.select_for_update().filter(id__in=point_ids).order_by("id")}
+    table = UserPoint._meta.db_table
+    rows = fetch_with_arrays(
+        f"SELECT id, datamart_id, creation_ts, is_hyper FROM {table} WHERE id = ANY(%b) ORDER BY id FOR UPDATE",  # noqa: S608
+        [point_ids],
+    )
+    return {row[0]: UserPoint(id=row[0], datamart_id=row[1], creation_ts=row[2], is_hyper=row[3]) for row in rows}
+
+
 def _identifier_counts(point_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, dict[int | None, int]]]:
     """Per point: its number of identifiers and of user accounts per compartment."""
     if not point_ids:
         return {}
     counts: dict[uuid.UUID, tuple[int, dict[int | None, int]]] = {}
-    rows = (
-        UserIdentifier.objects.filter(user_point_id__in=point_ids)
-        .values("user_point_id", "type", "compartment_id")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        total, accounts = counts.get(row["user_point_id"], (0, {}))
-        if row["type"] == USER_ACCOUNT:
-            accounts[row["compartment_id"]] = accounts.get(row["compartment_id"], 0) + row["n"]
-        counts[row["user_point_id"]] = (total + row["n"], accounts)
+    if transaction.get_connection().vendor == "postgresql":
+        table = UserIdentifier._meta.db_table
+        rows = fetch_with_arrays(
+            f"SELECT user_point_id, type, compartment_id, count(*) FROM {table}"  # noqa: S608
+            " WHERE user_point_id = ANY(%b) GROUP BY 1, 2, 3",
+            [point_ids],
+        )
+    else:
+        rows = list(
+            UserIdentifier.objects.filter(user_point_id__in=point_ids)
+            .values_list("user_point_id", "type", "compartment_id")
+            .annotate(n=Count("id"))
+        )
+    for point_id, kind, compartment_id, n in rows:
+        total, accounts = counts.get(point_id, (0, {}))
+        if kind == USER_ACCOUNT:
+            accounts[compartment_id] = accounts.get(compartment_id, 0) + n
+        counts[point_id] = (total + n, accounts)
     return counts
 
 
