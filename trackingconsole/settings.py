@@ -266,6 +266,11 @@ SPECTACULAR_SETTINGS = {
         "apps.core.openapi.openapi_postprocess",
     ],
 }
+# How long a process keeps the API keys and compartments it read (apps/core/localcache.py): a key revoked elsewhere
+# is refused by every process within this bound (at once by the one that revoked it). 0: read them every time.
+CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=3.0)
+if not 0 <= CONFIG_CACHE_SECONDS <= 5:
+    raise ImproperlyConfigured("CONFIG_CACHE_SECONDS must be between 0 and 5 (the revocation bound, README)")
 # Body limit of the mediarithmics activity route (spec 1.3); Django's own limit must not be lower.
 ACTIVITY_MAX_BYTES = 512 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
