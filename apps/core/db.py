@@ -1,11 +1,12 @@
-"""Database helpers shared by the read routes."""
+"""Database helpers shared by the routes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import transaction
+import psycopg
+from django.db import connection, transaction
 
 
 @contextmanager
@@ -23,3 +24,19 @@ def read_snapshot() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield
+
+
+@contextmanager
+def raw_cursor() -> Iterator[psycopg.Cursor[tuple[object, ...]]]:
+    """A psycopg cursor with server-side binding (`%b` binary parameters, no query text to escape) on Django's
+    PostgreSQL connection, for the ingestion routes' INSERTs. Django's own cursor binds on the client.
+
+    It keeps what Django's cursor does for errors: the health check when CONN_HEALTH_CHECKS is on, the refusal to
+    run in a broken transaction, and psycopg's errors raised as django.db's (so `except DatabaseError` catches them
+    and Django closes a connection that failed at the end of the request).
+    """
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor

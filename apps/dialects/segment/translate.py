@@ -6,11 +6,11 @@ One message becomes one canonical payload (identifiers, an activity keeping the 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from apps.activities.canonical import ActivityPart, CanonicalPayload, ProfileUpdate, empty_payload
@@ -23,6 +23,8 @@ from apps.choices.signals import (
     categories_of_consent_management,
     categories_of_preferences,
 )
+from apps.core import fastjson
+from apps.core.ids import uuid4s
 from apps.core.validation import json_problem
 from apps.profiles.strategies import PARTIAL_UPDATE
 from apps.userpoints.identifiers import Identifier, account_identifier, agent_identifier, dedupe, email_identifier
@@ -94,7 +96,7 @@ def call_type_of(name: str) -> str | None:
 
 def message_size(message: Any) -> int:
     """Bytes of the message as compact UTF-8 JSON: never more than what the client sent for it."""
-    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return fastjson.size(message)
 
 
 def parse_timestamp(value: Any, field: str) -> datetime:
@@ -344,7 +346,7 @@ def translate_batch(
     compartment_id: int,
     received_at: datetime,
     body_size: int,
-    new_message_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    new_message_id: Callable[[], str] | None = None,
     check_strings: bool = True,
     signals: Signals = NO_SIGNALS,
 ) -> BatchResult:
@@ -378,6 +380,9 @@ def translate_batch(
         raise MessageInvalid("integrations: must be an object")
     if check_strings and (problem := json_problem([context, integrations, body.get("sentAt")])):
         raise MessageInvalid(problem)
+    if new_message_id is None:
+        # A message without its own id takes one of these (each message draws one at most).
+        new_message_id = partial(next, map(str, uuid4s(len(messages))))
     for index, message in enumerate(messages):
         if index in oversized:
             errors.append(str(oversized[index]))
