@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from apps.activities.canonical import ActivityPart, CanonicalPayload, ProfileUpdate, empty_payload
@@ -162,7 +162,12 @@ def _timestamps(message: dict[str, Any], received_at: datetime, batch_sent_at: A
         raw_sent = batch_sent_at
     ts_field = "timestamp" if message.get("timestamp") is not None else "originalTimestamp"
     original = parse_timestamp(raw_ts, ts_field) if raw_ts is not None else None
-    sent = parse_timestamp(raw_sent, "sentAt") if raw_sent is not None else None
+    if raw_sent is None:
+        sent = None
+    elif isinstance(raw_sent, str):
+        sent = _sent_at(raw_sent)  # mostly the batch's, the same for every message
+    else:
+        sent = parse_timestamp(raw_sent, "sentAt")
     if original is not None and sent is not None:
         # The client's clock is off by (sentAt - receivedAt); the event happened that much before the receipt.
         try:
@@ -178,8 +183,20 @@ def _timestamps(message: dict[str, Any], received_at: datetime, batch_sent_at: A
     if sent is not None:
         message["sentAt"] = raw_sent
     message["timestamp"] = iso(corrected)
-    message["receivedAt"] = iso(received_at)
+    message["receivedAt"] = _received_iso(received_at)
     return corrected
+
+
+# Each is the same for every message of a request: worked out once (exceptions are not kept, so each message
+# still gets its own error).
+@lru_cache(maxsize=64)
+def _sent_at(value: str) -> datetime:
+    return parse_timestamp(value, "sentAt")
+
+
+@lru_cache(maxsize=64)
+def _received_iso(received_at: datetime) -> str:
+    return iso(received_at)
 
 
 def translate_message(
@@ -212,7 +229,8 @@ def translate_message(
             raise MessageInvalid(f"type: is required, one of {', '.join(CALL_TYPES)}")
         raise MessageInvalid(f"type: must be one of {', '.join(CALL_TYPES)}")
     # The write key is a secret: it is never stored with the activity.
-    document = {k: v for k, v in message.items() if k != "writeKey"}
+    document = dict(message)
+    document.pop("writeKey", None)
     document["type"] = kind
     for field, inherited in (("context", batch_context), ("integrations", batch_integrations)):
         own = _object(document, field)
