@@ -24,7 +24,7 @@ from apps.choices.signals import (
     categories_of_preferences,
 )
 from apps.core import fastjson
-from apps.core.ids import uuid4s
+from apps.core.ids import uuid4_texts
 from apps.core.validation import json_problem
 from apps.profiles.strategies import PARTIAL_UPDATE
 from apps.userpoints.identifiers import Identifier, account_identifier, agent_identifier, dedupe, email_identifier
@@ -111,7 +111,9 @@ def parse_timestamp(value: Any, field: str) -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # mostly UTC already (the receipt time, a "Z" timestamp): no conversion then
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -400,7 +402,7 @@ def translate_batch(
         raise MessageInvalid(problem)
     if new_message_id is None:
         # A message without its own id takes one of these (each message draws one at most).
-        new_message_id = partial(next, map(str, uuid4s(len(messages))))
+        new_message_id = partial(next, iter(uuid4_texts(len(messages))))
     for index, message in enumerate(messages):
         if index in oversized:
             errors.append(str(oversized[index]))
