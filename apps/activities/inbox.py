@@ -163,6 +163,10 @@ def drain_nudge() -> None:
     if interval <= 0:
         _nudge()
         return
+    if _throttle.trailing is not None:
+        # Read without the lock, which every thread of a busy process would otherwise queue on: the armed timer
+        # clears this attribute before it nudges, so its nudge comes after this read, i.e. after our commit.
+        return
     now = time.monotonic()
     with _throttle.lock:
         wait = _throttle.last + interval - now
