@@ -37,7 +37,7 @@ def user_activities_post(request: HttpRequest, datamart_id: str) -> JsonResponse
     ids, default_id = compartments_of(datamart_id=api_key.datamart_id)
     assert default_id is not None, "every datamart has a default compartment"
     try:
-        payload, unique_key = translate_activity(body, Compartments(frozenset(ids), default_id))
+        payload, unique_key = translate_activity(body, Compartments(ids, default_id))
     except ActivityInvalid as exc:
         raise ApiError(
             400, "The activity is not valid", "VALIDATION_ERROR", [FieldError(f, m) for f, m in exc.details]

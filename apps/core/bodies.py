@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Any
 
@@ -10,6 +9,7 @@ from django.http import HttpRequest
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from apps.core import fastjson
 from apps.core.validation import json_problem
 
 
@@ -49,21 +49,17 @@ def body_bytes(request: HttpRequest, *, limit: int) -> bytes:
     return data
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
 def json_loads(data: bytes) -> Any:
     """Parses JSON, raising BodyUnreadable with the reason; also refuses what json.loads lets through but the
     database cannot store (NaN, Infinity, NUL characters, lone surrogates) and documents nested deeper than 64
     levels (spec 7), so that such a body is a 400 and never a 500 at commit time or in the pipeline."""
     try:
-        value = json.loads(data, parse_constant=_refuse_constant)
+        value, may_have_problem = fastjson.parse(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BodyUnreadable(f"the body is not valid JSON: {exc}") from exc
     except RecursionError:
         raise BodyUnreadable("the body is not valid JSON: nested too deeply") from None
-    problem = json_problem(value)
+    problem = json_problem(value) if may_have_problem else None
     if problem:
         raise BodyUnreadable(f"the body is not valid JSON: {problem}")
     return value

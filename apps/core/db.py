@@ -1,4 +1,4 @@
-"""Database helpers shared by the read routes and the writes that move rows between user points."""
+"""Database helpers shared by the routes and the writes that move rows between user points."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import transaction
+import psycopg
+from django.db import connection, transaction
 from django.db.models import Field, Model
 
 
@@ -26,6 +27,22 @@ def read_snapshot() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield
+
+
+@contextmanager
+def raw_cursor() -> Iterator[psycopg.Cursor[tuple[object, ...]]]:
+    """A psycopg cursor with server-side binding (`%b` binary parameters, no query text to escape) on Django's
+    PostgreSQL connection, for the ingestion routes' INSERTs. Django's own cursor binds on the client.
+
+    It keeps what Django's cursor does for errors: the health check when CONN_HEALTH_CHECKS is on, the refusal to
+    run in a broken transaction, and psycopg's errors raised as django.db's (so `except DatabaseError` catches them
+    and Django closes a connection that failed at the end of the request).
+    """
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
 
 
 def rows_repoint(model: type[Model], field_name: str, moves: Mapping[uuid.UUID, uuid.UUID]) -> int:
@@ -59,21 +76,13 @@ def execute_with_arrays(sql: str, params: Sequence[Any]) -> int:
     """Runs one PostgreSQL statement with parameters bound by the server (`%b` for binary arrays), in the current
     transaction, and returns its row count. Django's cursor binds on the client: it quotes every element of a
     500-value array in Python and sends the statement as text, which cost the drain more than the database work."""
-    import psycopg
-
-    connection = transaction.get_connection()
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with raw_cursor() as cursor:
         cursor.execute(sql.encode(), params)
         return cursor.rowcount
 
 
 def fetch_with_arrays(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """As execute_with_arrays, for a query: its rows."""
-    import psycopg
-
-    connection = transaction.get_connection()
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with raw_cursor() as cursor:
         cursor.execute(sql.encode(), params)
         return cursor.fetchall()

@@ -10,12 +10,14 @@ from django.db.models import Model, Q
 from django.http import HttpRequest
 
 from apps.choices.signals import ConsentMap, Signals
+from apps.core.localcache import TtlCache
 from apps.datamarts.models import ApiKey, Compartment, Datamart, Processing
 from apps.datamarts.services import api_key_hash
 
 # The two selectors below run on every ingestion request. They are written as SQL built once from the models'
 # metadata (so they follow the models), because compiling the equivalent querysets cost more than the queries
-# themselves: measured with bench/ingest, the ORM versions took about three times as long.
+# themselves: measured with bench/ingest, the ORM versions took about three times as long. What they find is kept
+# per process for at most CONFIG_CACHE_SECONDS (apps/core/localcache.py): most requests read no table at all.
 
 M = TypeVar("M", bound=Model)
 _Loader = tuple[list[str], list[tuple[Any, list[Callable[..., Any]]]]]
@@ -59,14 +61,33 @@ def _active_key_query(alias: str) -> tuple[str, _Loader, _Loader]:
     return sql, _loader(connection, ApiKey), _loader(connection, Datamart)
 
 
+# Shared by the threads of a process: the ApiKey and Datamart instances in it are only read.
+active_keys: TtlCache[tuple[str, str], ApiKey] = TtlCache()
+datamart_compartments: TtlCache[tuple[int, str], tuple[frozenset[int], int | None]] = TtlCache()
+
+
+def config_cache_clear() -> None:
+    """Forgets the keys and compartments this process read (when they change: apps/datamarts/apps.py)."""
+    active_keys.clear()
+    datamart_compartments.clear()
+
+
 def api_key_get_active(*, raw_key: str, using: str = "default") -> ApiKey | None:
-    """The active key with this secret, with its datamart loaded; None for unknown or revoked keys."""
+    """The active key with this secret, with its datamart loaded; None for unknown or revoked keys.
+
+    A key revoked in another process may still be found here for CONFIG_CACHE_SECONDS (3 s by default).
+    """
     if not raw_key:
         return None
+    key_hash = api_key_hash(raw_key)
+    return active_keys.get((key_hash, using), partial(_api_key_read, key_hash, using))
+
+
+def _api_key_read(key_hash: str, using: str) -> ApiKey | None:
     connection = connections[using]
     sql, key_loader, datamart_loader = _active_key_query(using)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [api_key_hash(raw_key)])
+        cursor.execute(sql, [key_hash])
         row = cursor.fetchone()  # key_hash is unique: one row at most
     if row is None:
         return None
@@ -88,8 +109,14 @@ def _compartments_query(alias: str) -> str:
     )
 
 
-def compartments_of(*, datamart_id: int, using: str = "default") -> tuple[set[int], int | None]:
-    """The datamart's compartment ids and its default compartment id."""
+def compartments_of(*, datamart_id: int, using: str = "default") -> tuple[frozenset[int], int | None]:
+    """The datamart's compartment ids and its default compartment id (kept CONFIG_CACHE_SECONDS per process)."""
+    found = datamart_compartments.get((datamart_id, using), partial(_compartments_read, datamart_id, using))
+    assert found is not None, "_compartments_read always answers"
+    return found
+
+
+def _compartments_read(datamart_id: int, using: str) -> tuple[frozenset[int], int | None]:
     ids: set[int] = set()
     default: int | None = None
     with connections[using].cursor() as cursor:
@@ -99,7 +126,7 @@ def compartments_of(*, datamart_id: int, using: str = "default") -> tuple[set[in
         ids.add(pk)
         if is_default:
             default = pk
-    return ids, default
+    return frozenset(ids), default
 
 
 def consent_map_get(*, datamart_id: int) -> ConsentMap:

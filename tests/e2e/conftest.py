@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import requests
 from django.conf import settings
 from django.db import connection
 
@@ -144,3 +147,41 @@ def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, what: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@contextmanager
+def gunicorn_server(var_dir: Path, queue: str, **env_vars: str) -> Iterator[str]:
+    """gunicorn as deployed (one worker, two threads) on the test database, publishing on `queue`: a web process of
+    its own, with its own caches and broker connections. Yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=test_database_url(),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        TRACKINGCONSOLE_VAR_DIR=str(var_dir),
+        LOG_LEVEL="WARNING",
+        **env_vars,
+    )
+    cmd = [sys.executable, "-m", "gunicorn", "trackingconsole.wsgi", "--bind", f"127.0.0.1:{port}"]
+    cmd += ["--workers", "1", "--worker-class", "gthread", "--threads", "2"]
+    log = var_dir / f"gunicorn-{port}.log"
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or still booting
+                pass
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

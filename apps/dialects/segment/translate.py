@@ -6,11 +6,11 @@ One message becomes one canonical payload (identifiers, an activity keeping the 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache, partial
 from typing import Any
 
 from apps.activities.canonical import ActivityPart, CanonicalPayload, ProfileUpdate, empty_payload
@@ -23,6 +23,8 @@ from apps.choices.signals import (
     categories_of_consent_management,
     categories_of_preferences,
 )
+from apps.core import fastjson
+from apps.core.ids import uuid4_texts
 from apps.core.validation import json_problem
 from apps.profiles.strategies import PARTIAL_UPDATE
 from apps.userpoints.identifiers import Identifier, account_identifier, agent_identifier, dedupe, email_identifier
@@ -94,7 +96,7 @@ def call_type_of(name: str) -> str | None:
 
 def message_size(message: Any) -> int:
     """Bytes of the message as compact UTF-8 JSON: never more than what the client sent for it."""
-    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return fastjson.size(message)
 
 
 def parse_timestamp(value: Any, field: str) -> datetime:
@@ -109,7 +111,9 @@ def parse_timestamp(value: Any, field: str) -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # mostly UTC already (the receipt time, a "Z" timestamp): no conversion then
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -160,7 +164,12 @@ def _timestamps(message: dict[str, Any], received_at: datetime, batch_sent_at: A
         raw_sent = batch_sent_at
     ts_field = "timestamp" if message.get("timestamp") is not None else "originalTimestamp"
     original = parse_timestamp(raw_ts, ts_field) if raw_ts is not None else None
-    sent = parse_timestamp(raw_sent, "sentAt") if raw_sent is not None else None
+    if raw_sent is None:
+        sent = None
+    elif isinstance(raw_sent, str):
+        sent = _sent_at(raw_sent)  # mostly the batch's, the same for every message
+    else:
+        sent = parse_timestamp(raw_sent, "sentAt")
     if original is not None and sent is not None:
         # The client's clock is off by (sentAt - receivedAt); the event happened that much before the receipt.
         try:
@@ -176,8 +185,20 @@ def _timestamps(message: dict[str, Any], received_at: datetime, batch_sent_at: A
     if sent is not None:
         message["sentAt"] = raw_sent
     message["timestamp"] = iso(corrected)
-    message["receivedAt"] = iso(received_at)
+    message["receivedAt"] = _received_iso(received_at)
     return corrected
+
+
+# Each is the same for every message of a request: worked out once (exceptions are not kept, so each message
+# still gets its own error).
+@lru_cache(maxsize=64)
+def _sent_at(value: str) -> datetime:
+    return parse_timestamp(value, "sentAt")
+
+
+@lru_cache(maxsize=64)
+def _received_iso(received_at: datetime) -> str:
+    return iso(received_at)
 
 
 def translate_message(
@@ -210,7 +231,8 @@ def translate_message(
             raise MessageInvalid(f"type: is required, one of {', '.join(CALL_TYPES)}")
         raise MessageInvalid(f"type: must be one of {', '.join(CALL_TYPES)}")
     # The write key is a secret: it is never stored with the activity.
-    document = {k: v for k, v in message.items() if k != "writeKey"}
+    document = dict(message)
+    document.pop("writeKey", None)
     document["type"] = kind
     for field, inherited in (("context", batch_context), ("integrations", batch_integrations)):
         own = _object(document, field)
@@ -344,7 +366,7 @@ def translate_batch(
     compartment_id: int,
     received_at: datetime,
     body_size: int,
-    new_message_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    new_message_id: Callable[[], str] | None = None,
     check_strings: bool = True,
     signals: Signals = NO_SIGNALS,
 ) -> BatchResult:
@@ -378,6 +400,9 @@ def translate_batch(
         raise MessageInvalid("integrations: must be an object")
     if check_strings and (problem := json_problem([context, integrations, body.get("sentAt")])):
         raise MessageInvalid(problem)
+    if new_message_id is None:
+        # A message without its own id takes one of these (each message draws one at most).
+        new_message_id = partial(next, iter(uuid4_texts(len(messages))))
     for index, message in enumerate(messages):
         if index in oversized:
             errors.append(str(oversized[index]))

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +22,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.activities.inbox import inbox_accept_many
 from apps.activities.models import Source
+from apps.core import fastjson
 from apps.core.bodies import BodyTooLarge, BodyUnreadable, body_bytes
 from apps.core.cors import ingestion_route, origin_refusal
-from apps.core.validation import MAX_DEPTH
 from apps.datamarts.keys import key_from_body, key_from_headers
 from apps.datamarts.models import ApiKey, Scope
 from apps.datamarts.selectors import api_key_get_active, compartments_of, request_signals
@@ -144,11 +142,6 @@ def _guarded(
     return decorate
 
 
-# Only these escapes make a string PostgreSQL cannot store (a raw NUL or a lone surrogate is not valid JSON text),
-# so a body without them skips the walk over every string.
-_SUSPICIOUS = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
-
-
 @dataclass(frozen=True)
 class Body:
     value: Any
@@ -156,22 +149,15 @@ class Body:
     check_strings: bool
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
 def _parse(raw: bytes) -> Body:
     try:
-        # NaN and Infinity are not JSON (Python accepts them; the database would not).
-        value = json.loads(raw, parse_constant=_refuse_constant)
+        value, may_have_problem = fastjson.parse(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise SegmentError(400, "Invalid JSON", f"the body is not valid JSON: {exc}") from None
     except RecursionError:
         raise SegmentError(400, "Invalid JSON", "the body is nested too deeply") from None
-    # The walk over every string and level runs only where it can find something: an escape the database cannot
-    # store, or more brackets than the depth limit (spec 7).
-    deep = raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
-    return Body(value, len(raw), deep or _SUSPICIOUS.search(raw) is not None)
+    # The walk over every string and level (spec 7) runs only where it can find something.
+    return Body(value, len(raw), may_have_problem)
 
 
 def _read_json(request: HttpRequest, *, limit: int) -> Body:
