@@ -9,7 +9,6 @@ or duplicated task finds it processed and changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import uuid
@@ -20,13 +19,14 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Case, Count, DateTimeField, F, JSONField, Model, Q, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Case, Count, DateTimeField, F, JSONField, Model, Q, TextField, Value, When
+from django.db.models.functions import Cast, Coalesce, Greatest
 from django.utils import timezone
 
 from apps.activities.canonical import CanonicalPayload
 from apps.activities.models import Activity, InboxPayload, InboxStatus, ProcessingError
 from apps.choices.services import ChoiceWrite, choices_apply_bulk
+from apps.core import fastjson
 from apps.core.db import execute_with_arrays, fetch_with_arrays, rows_repoint
 from apps.datamarts.models import Processing
 from apps.profiles.services import ProfileWrite, profile_apply, profiles_apply_bulk
@@ -112,13 +112,17 @@ def inbox_drain_batch(*, batch_size: int | None = None) -> int:
     one_by_one: list[Item] = []
     with transaction.atomic():
         _commit_without_waiting_for_disk()
+        # The payload as text, parsed here with orjson: the JSON of 500 payloads was a tenth of a Segment batch's time.
         rows = [
-            Claimed(*values)
-            for values in InboxPayload.objects.select_for_update(skip_locked=True)
+            Claimed(row_id, datamart_id, source, fastjson.parse(text.encode())[0], received_at, attempts)
+            for row_id, datamart_id, source, text, received_at, attempts in InboxPayload.objects.select_for_update(
+                skip_locked=True
+            )
             .filter(status=InboxStatus.PENDING)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .order_by("received_at")
-            .values_list("id", "datamart_id", "source", "payload", "received_at", "attempts")[:size]
+            .annotate(payload_text=Cast("payload", TextField()))
+            .values_list("id", "datamart_id", "source", "payload_text", "received_at", "attempts")[:size]
         ]
         if not rows:
             return 0
@@ -287,7 +291,7 @@ def _copy_rows(model: type[Model], columns: Sequence[str], rows: list[tuple[Any,
             if json_positions:
                 values = list(row)
                 for i in json_positions:
-                    values[i] = json.dumps(values[i])
+                    values[i] = fastjson.dumps(values[i])
                 copy.write_row(values)
             else:
                 copy.write_row(row)
