@@ -199,7 +199,14 @@ CELERY_TASK_ALWAYS_EAGER = False
 INBOX_SWEEP_SECONDS = env.float("INBOX_SWEEP_SECONDS", default=15.0)
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "apps.activities.tasks.inbox_sweep", "schedule": INBOX_SWEEP_SECONDS},
+    # Time partitions created months ahead, and each datamart's retention (docs/partitioning.md).
+    "partitions-daily": {
+        "task": "apps.activities.partition_tasks.partitions_daily",
+        "schedule": env.float("PARTITIONS_SECONDS", default=24 * 3600.0),
+    },
 }
+# Not a `tasks` module, so not found by autodiscovery.
+CELERY_IMPORTS = ("apps.activities.partition_tasks",)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 _cache_url = env.str("CACHE_URL", default="")

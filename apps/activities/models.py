@@ -91,7 +91,8 @@ class ProcessingError(models.Model):
     """A part of a payload that could not be applied (an invalid choice event, a failed attempt)."""
 
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE)
-    payload = models.ForeignKey(InboxPayload, on_delete=models.CASCADE, related_name="errors")
+    # No database constraint: the inbox is partitioned on PostgreSQL (migration 0005); the ORM cascades deletes.
+    payload = models.ForeignKey(InboxPayload, on_delete=models.CASCADE, related_name="errors", db_constraint=False)
     user_point = models.ForeignKey(UserPoint, on_delete=models.CASCADE, null=True, blank=True)
     message = models.TextField()
     created_at = models.DateTimeField("stored", auto_now_add=True)
