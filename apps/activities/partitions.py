@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -314,7 +314,13 @@ def table_partition(spec: PartitionedTable, *, now: datetime | None = None) -> N
             cursor.execute(definition)
 
 
-def partitions_maintain(*, now: datetime | None = None) -> dict[str, object]:
+class Maintenance(TypedDict):
+    created: list[str]
+    dropped: list[str]
+    deleted: dict[str, int]
+
+
+def partitions_maintain(*, now: datetime | None = None) -> Maintenance:
     """Beat's daily task: the partitions ahead, then the retention."""
     created: list[str] = []
     if enabled():
