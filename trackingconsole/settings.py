@@ -115,6 +115,8 @@ AXES_ENABLE_ADMIN = False  # the console registers the lockouts itself, for supe
 AXES_LOCKOUT_TEMPLATE = "console/locked_out.html"
 # How long a console list may spend counting its rows exactly before it shows PostgreSQL's estimate instead.
 CONSOLE_COUNT_BUDGET_MS = env.int("CONSOLE_COUNT_BUDGET_MS", default=200)
+# Lists the planner expects to hold more rows than this are not counted at all: their estimate is shown.
+CONSOLE_COUNT_EXACT_MAX_ROWS = env.int("CONSOLE_COUNT_EXACT_MAX_ROWS", default=500_000)
 # Behind a proxy, the last address of X-Forwarded-For (the one the proxy appended) is the client's.
 ACCESS_LOG_TRUST_X_FORWARDED_FOR = env.bool("ACCESS_LOG_TRUST_X_FORWARDED_FOR", default=False)
 
