@@ -309,15 +309,15 @@ def measure_api(args: argparse.Namespace, datamart_id: int, key: str, timer: Tim
 
     def timeline(point: Any) -> None:
         rows = timeline_of(user_point_id=point)
-        [activity_render(a) for a in rows[:100]]
-        rows.count()
+        if len([activity_render(a) for a in rows[:100]]) == 100:
+            rows.count()  # as the view: a full page needs the total counted
 
     def lookup(url: str) -> None:
         if user_point_for_selector(datamart_id=datamart_id, selector=selector_parse(url.rsplit("/", 1)[1])) is None:
             raise SystemExit(f"no point for {url}")
 
     for name, calls, goal in (
-        ("timeline read, selector (page of 100 + count)", [lambda p=p: timeline(p) for p in points], TIMELINE_P99_MS),
+        ("timeline read, selector (page of 100)", [lambda p=p: timeline(p) for p in points], TIMELINE_P99_MS),
         ("selector read, selector", [lambda u=u: lookup(u) for u in selectors], SELECTOR_P99_MS),
     ):
         samples = [_timed(call)[0] for call in calls]
