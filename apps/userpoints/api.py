@@ -36,7 +36,7 @@ from apps.userpoints.selectors import (
     identifier_for_selector,
     identifiers_render,
     ts_ms,
-    user_point_for_selector,
+    user_point_get_for_selector,
     user_point_render,
 )
 
@@ -58,8 +58,7 @@ class UserPointView(MicsAPIView):
 
     def user_point(self, selector_text: str) -> UserPoint:
         selector = self.selector(selector_text)
-        point_id = user_point_for_selector(datamart_id=self.datamart_id, selector=selector)
-        point = UserPoint.objects.filter(datamart_id=self.datamart_id, id=point_id).first() if point_id else None
+        point = user_point_get_for_selector(datamart_id=self.datamart_id, selector=selector)
         if point is None:
             raise not_found()
         return point
