@@ -115,6 +115,8 @@ AXES_ENABLE_ADMIN = False  # the console registers the lockouts itself, for supe
 AXES_LOCKOUT_TEMPLATE = "console/locked_out.html"
 # How long a console list may spend counting its rows exactly before it shows PostgreSQL's estimate instead.
 CONSOLE_COUNT_BUDGET_MS = env.int("CONSOLE_COUNT_BUDGET_MS", default=200)
+# Lists the planner expects to hold more rows than this are not counted at all: their estimate is shown.
+CONSOLE_COUNT_EXACT_MAX_ROWS = env.int("CONSOLE_COUNT_EXACT_MAX_ROWS", default=500_000)
 # Behind a proxy, the last address of X-Forwarded-For (the one the proxy appended) is the client's.
 ACCESS_LOG_TRUST_X_FORWARDED_FOR = env.bool("ACCESS_LOG_TRUST_X_FORWARDED_FOR", default=False)
 
@@ -205,7 +207,14 @@ INBOX_SWEEP_SECONDS = env.float("INBOX_SWEEP_SECONDS", default=15.0)
 INBOX_NUDGE_INTERVAL_SECONDS = env.float("INBOX_NUDGE_INTERVAL_SECONDS", default=0.1)
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "apps.activities.tasks.inbox_sweep", "schedule": INBOX_SWEEP_SECONDS},
+    # Time partitions created months ahead, and each datamart's retention (docs/partitioning.md).
+    "partitions-daily": {
+        "task": "apps.activities.partition_tasks.partitions_daily",
+        "schedule": env.float("PARTITIONS_SECONDS", default=24 * 3600.0),
+    },
 }
+# Not a `tasks` module, so not found by autodiscovery.
+CELERY_IMPORTS = ("apps.activities.partition_tasks",)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 _cache_url = env.str("CACHE_URL", default="")

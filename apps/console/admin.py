@@ -197,7 +197,7 @@ class DatamartForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Datamart
-        fields = ("name", "personal_properties", "allowed_origins")
+        fields = ("name", "personal_properties", "allowed_origins", "retention_days")
 
 
 @admin.register(Datamart)
@@ -206,15 +206,18 @@ class DatamartAdmin(TenantAdmin):
     form = DatamartForm
     list_display = ("id", "name", "created_at")
     search_fields = ("name",)
-    fields = ("name", "personal_properties", "allowed_origins")
+    fields = ("name", "personal_properties", "allowed_origins", "retention_days")
     ordering = ("pk",)
 
     def save_model(self, request: HttpRequest, obj: Datamart, form: Any, change: bool) -> None:
         if change:
-            obj.save(update_fields=["name", "personal_properties", "allowed_origins"])
+            obj.save(update_fields=["name", "personal_properties", "allowed_origins", "retention_days"])
             return
         created = datamart_create(
-            name=obj.name, personal_properties=obj.personal_properties, allowed_origins=obj.allowed_origins
+            name=obj.name,
+            personal_properties=obj.personal_properties,
+            allowed_origins=obj.allowed_origins,
+            retention_days=obj.retention_days,
         )
         obj.pk, obj.created_at = created.pk, created.created_at
         _grant_creator(request, created)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
-from apps.datamarts.models import Compartment
+from apps.datamarts.models import Compartment, Datamart
 from apps.userpoints.identifiers import USER_ACCOUNT, USER_AGENT, USER_EMAIL, account_identifier, email_hash
 from apps.userpoints.models import UserIdentifier, UserPoint, UserPointMerge
 
@@ -27,11 +27,12 @@ def user_points_search(
     identifiers = UserIdentifier.objects.all()
     merges = UserPointMerge.objects.all()
     compartments = Compartment.objects.all()
-    if datamart_ids is not None:
-        ids = list(datamart_ids)
-        identifiers = identifiers.filter(datamart_id__in=ids)
-        merges = merges.filter(datamart_id__in=ids)
-        compartments = compartments.filter(datamart_id__in=ids)
+    # Every datamart for a superuser, listed all the same: the identifier lookup then goes through the
+    # (datamart, key, type) unique index; without a datamart it read the whole table (a million rows: 170 ms).
+    ids = list(Datamart.objects.values_list("pk", flat=True)) if datamart_ids is None else list(datamart_ids)
+    identifiers = identifiers.filter(datamart_id__in=ids)
+    merges = merges.filter(datamart_id__in=ids)
+    compartments = compartments.filter(datamart_id__in=ids)
 
     try:
         point_id = uuid.UUID(term)

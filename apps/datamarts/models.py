@@ -34,6 +34,13 @@ class Datamart(models.Model):
         help_text="Web origins (https://www.example.com) whose pages may send to the ingestion routes; "
         "empty: any origin. Requests without an Origin (from servers) are not affected.",
     )
+    retention_days = models.PositiveIntegerField(
+        "retention (days)",
+        null=True,
+        blank=True,
+        help_text="Activities and processed inbox payloads stored longer ago than this are deleted (daily); "
+        "empty: kept forever.",
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.pk})"

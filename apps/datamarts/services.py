@@ -26,11 +26,14 @@ def datamart_create(
     default_compartment_name: str = "Default",
     personal_properties: list[str] | None = None,
     allowed_origins: list[str] | None = None,
+    retention_days: int | None = None,
 ) -> Datamart:
     """Creates a datamart together with its one default compartment. `personal_properties` (the names masked for
     marketers) defaults to spec 8's list; `allowed_origins` (normalised here; ValueError for one that is not an
-    origin) to none, which lets every origin send."""
-    datamart = Datamart(name=name, allowed_origins=origins_normalise(allowed_origins or []))
+    origin) to none, which lets every origin send; `retention_days` to none, which keeps data forever."""
+    datamart = Datamart(
+        name=name, allowed_origins=origins_normalise(allowed_origins or []), retention_days=retention_days
+    )
     if personal_properties is not None:
         datamart.personal_properties = personal_properties
     datamart.save()

@@ -51,6 +51,27 @@ def user_point_for_selector(*, datamart_id: int, selector: Selector) -> uuid.UUI
     )
 
 
+def user_point_get_for_selector(*, datamart_id: int, selector: Selector) -> UserPoint | None:
+    """The live point the selector names, fetched in one query for a live point's id or an identifier (the reads of
+    the UserPoint API: each query is one more round trip on the route's time); a merged point's id finds its
+    survivor."""
+    if selector.kind == POINT_ID:
+        point = UserPoint.objects.filter(datamart_id=datamart_id, id=selector.value).first()
+        if point is not None:
+            return point
+        survivor = user_point_id_resolve(datamart_id=datamart_id, point_id=selector.value)
+        return UserPoint.objects.filter(datamart_id=datamart_id, id=survivor).first() if survivor else None
+    identity = identifier_for_selector(datamart_id=datamart_id, selector=selector)
+    if identity is None:
+        return None
+    return UserPoint.objects.filter(
+        datamart_id=datamart_id,
+        identifiers__datamart_id=datamart_id,
+        identifiers__type=identity[0],
+        identifiers__key=identity[1],
+    ).first()
+
+
 def ts_ms(value: Any) -> int | None:
     return int(value.timestamp() * 1000) if value is not None else None
 
