@@ -72,7 +72,10 @@ def _insert_one_postgresql(
         cursor.execute(
             f"INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"  # noqa: S608
             " status, attempts, last_error) VALUES (gen_random_uuid(), %s, %s, %s, %s::jsonb, %s, %s, 0, '')"
-            " ON CONFLICT (datamart_id, unique_key) WHERE unique_key IS NOT NULL DO NOTHING RETURNING id",
+            # No conflict target: the inbox is partitioned (docs/partitioning.md) and its dedupe key is a unique
+            # index of each partition, which PostgreSQL cannot name as the arbiter of the parent table's INSERT. The
+            # only other unique index is the primary key, on a fresh random id.
+            " ON CONFLICT DO NOTHING RETURNING id",
             params,
         )
         row = cursor.fetchone()

@@ -1,10 +1,12 @@
 """The pipeline: drains the inbox and applies each canonical payload, whatever its dialect (spec 1.3).
 
-A batch is claimed with `FOR UPDATE SKIP LOCKED`, so workers never share a payload. Payloads whose identifiers
-need no merge (the common case) are resolved and stored in bulk in one transaction; the others, and any batch
-that raced with another worker, go one by one through `identity_resolve`, each in its own transaction that
-re-checks the payload is still pending. A payload's effects and its PROCESSED status commit together: a retried
-or duplicated task finds it processed and changes nothing.
+A batch is claimed with `FOR UPDATE SKIP LOCKED`, so workers never share a payload, and resolved set-wise in one
+transaction (the bulk path): payloads sharing an identifier or a point are one person (union-find in memory), a
+person naming several existing points merges them into the oldest, and every merge, insert and update of the batch
+is one statement per table. One batch per datamart is in the bulk path at a time (an advisory lock). A group that
+would make a hyper point, a point that moved meanwhile, and a payload that failed before go one by one through
+`identity_resolve`, each in its own transaction that re-checks the payload is still pending. A payload's effects
+and its PROCESSED status commit together: a retried or duplicated task finds it processed and changes nothing.
 """
 
 from __future__ import annotations
