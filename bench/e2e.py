@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +102,12 @@ def run(bench: Bench, extra: _Extra) -> int:
     messages = Messages(a.users, seed=17)
     now = datetime.now(UTC)
     bodies = bench.var_dir / "bodies-e2e.jsonl"
-    bodies.write_text("\n".join(messages.batch_body(now, with_ids=True) for _ in range(requests)) + "\n")
+    # Sent over the last `requests` seconds, as a site's traffic would be (one time for every message would pile up
+    # every activity on one key of the event-time indexes).
+    start = now - timedelta(seconds=requests)
+    bodies.write_text(
+        "\n".join(messages.batch_body(start + timedelta(seconds=i), with_ids=True) for i in range(requests)) + "\n"
+    )
 
     bench.gunicorn_start()
     worker_log = bench.var_dir / "e2e-worker.log"
