@@ -31,7 +31,7 @@ from apps.choices.services import ChoiceWrite, choices_apply_bulk
 from apps.core import fastjson
 from apps.core.db import execute_with_arrays, fetch_with_arrays, rows_repoint
 from apps.datamarts.models import Processing
-from apps.profiles.services import ProfileWrite, profile_apply, profiles_apply_bulk
+from apps.profiles.services import ProfileWrite, profiles_apply_bulk
 from apps.userpoints.identifiers import (
     USER_ACCOUNT,
     USER_AGENT,
@@ -396,51 +396,50 @@ def _link_if_known(group: list[Item], owners: dict[tuple[str, str], uuid.UUID]) 
         named.update(i.identity for i in item.identifiers)
 
 
-def _merge_trigger(component: list[Item], owners: dict[tuple[str, str], uuid.UUID]) -> Item:
-    """The payload of the group after which two of its existing points are one person: the merge's trigger."""
-    parent: dict[object, object] = {}
+class _UnionFind:
+    """Disjoint sets of hashable nodes (with path halving): the batch's people, found in memory."""
 
-    def find(node: object) -> object:
+    def __init__(self) -> None:
+        self.parent: dict[object, object] = {}
+
+    def find(self, node: object) -> object:
+        parent = self.parent
         parent.setdefault(node, node)
         while parent[node] != node:
             parent[node] = parent[parent[node]]
             node = parent[node]
         return node
 
+    def union(self, a: object, b: object) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def _merge_trigger(component: list[Item], owners: dict[tuple[str, str], uuid.UUID]) -> Item:
+    """The payload of the group after which two of its existing points are one person: the merge's trigger."""
+    sets = _UnionFind()
     points: set[uuid.UUID] = set()
     for item in sorted(component, key=lambda i: i.row.received_at):
         for identifier in item.identifiers:
-            parent[find(("id", identifier.identity))] = find(("item", item.row.id))
+            sets.union(("id", identifier.identity), ("item", item.row.id))
             if identifier.identity in owners:
                 points.add(owners[identifier.identity])
-                parent[find(("point", owners[identifier.identity]))] = find(("item", item.row.id))
-        if len({find(("point", p)) for p in points}) < len(points):
+                sets.union(("point", owners[identifier.identity]), ("item", item.row.id))
+        if len({sets.find(("point", p)) for p in points}) < len(points):
             return item
     return component[0]
 
 
 def _components(items: list[Item], owners: dict[tuple[str, str], uuid.UUID]) -> list[list[Item]]:
     """Groups the payloads that share an identifier or a point (union-find): each group is one person."""
-    parent: dict[object, object] = {}
-
-    def find(node: object) -> object:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    def union(a: object, b: object) -> None:
-        parent[find(a)] = find(b)
-
+    sets = _UnionFind()
     for index, item in enumerate(items):
         for identifier in item.identifiers:
-            union(("item", index), ("id", identifier.identity))
+            sets.union(("item", index), ("id", identifier.identity))
             if identifier.identity in owners:
-                union(("item", index), ("point", owners[identifier.identity]))
+                sets.union(("item", index), ("point", owners[identifier.identity]))
     groups: dict[object, list[Item]] = {}
     for index, item in enumerate(items):
-        groups.setdefault(find(("item", index)), []).append(item)
+        groups.setdefault(sets.find(("item", index)), []).append(item)
     return list(groups.values())
 
 
@@ -578,17 +577,10 @@ def _apply_updates(row: PayloadRow, point_id: uuid.UUID, now: datetime) -> None:
 
 
 def _apply_profile_updates(row: PayloadRow, point_id: uuid.UUID, now: datetime) -> None:
-    for write in _profile_writes(row, point_id):
-        profile_apply(
-            datamart_id=write.datamart_id,
-            user_point_id=write.user_point_id,
-            compartment_id=write.compartment_id,
-            user_account_id=write.user_account_id,
-            properties=write.properties,
-            strategy=write.strategy,
-            merge_objects=write.merge_objects,
-            now=now,
-        )
+    """One payload's profile updates, through the bulk path's implementation; its failure is raised, to be recorded."""
+    refused = profiles_apply_bulk(writes=[_profile_writes(row, point_id)], now=now)
+    if refused:
+        raise refused[0]
 
 
 def _profile_writes(row: PayloadRow, point_id: uuid.UUID) -> list[ProfileWrite]:
