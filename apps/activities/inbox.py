@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.activities.canonical import CanonicalPayload
-from apps.activities.models import InboxPayload, InboxStatus
+from apps.activities.models import InboxKey, InboxPayload, InboxStatus
 from apps.core import fastjson
 from apps.core.db import raw_cursor
 
@@ -49,8 +49,10 @@ def inbox_accept(
     else:
         row_id = _insert_one(datamart_id, source, unique_key, payload)
     if row_id is None:
-        existing = InboxPayload.objects.filter(datamart_id=datamart_id, unique_key=unique_key).values_list(
-            "id", flat=True
+        # The key's first payload, committed (a concurrent INSERT of the key was waited for): one index probe of
+        # the key table, whichever month that payload is in, and answered even once it is erased.
+        existing = InboxKey.objects.filter(datamart_id=datamart_id, unique_key=unique_key).values_list(
+            "payload_id", flat=True
         )
         return Accepted(payload_id=existing[0], duplicate=True)
     drain_nudge()
@@ -66,16 +68,26 @@ def _insert_one_postgresql(
     One statement through psycopg with server-side binding: in autocommit it is its own transaction, committed on
     return (one round trip instead of BEGIN, INSERT, COMMIT), and inside a caller's transaction a duplicate does not
     break it (no savepoint needed). The ORM's INSERT cost about a quarter of the route's time (bench/ingest).
+
+    The key goes to InboxKey in the same statement (a data-modifying CTE): the payload is inserted when it has no
+    key or when its key row was, so both commit together or neither does. The inbox is partitioned by month
+    (docs/partitioning.md): only the unpartitioned key table can hold a key across months.
     """
-    params = [datamart_id, source, unique_key, fastjson.dumps(payload), timezone.now(), InboxStatus.PENDING.value]
+    row_id = uuid.uuid4()
+    now = timezone.now()
+    params = [datamart_id, unique_key, row_id, now, unique_key]
+    params += [row_id, datamart_id, source, unique_key, fastjson.dumps(payload), now, InboxStatus.PENDING.value]
+    params += [unique_key]
     with raw_cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"  # noqa: S608
-            " status, attempts, last_error) VALUES (gen_random_uuid(), %s, %s, %s, %s::jsonb, %s, %s, 0, '')"
-            # No conflict target: the inbox is partitioned (docs/partitioning.md) and its dedupe key is a unique
-            # index of each partition, which PostgreSQL cannot name as the arbiter of the parent table's INSERT. The
-            # only other unique index is the primary key, on a fresh random id.
-            " ON CONFLICT DO NOTHING RETURNING id",
+            f"WITH inserted AS (INSERT INTO {InboxKey._meta.db_table}"  # noqa: S608
+            " (datamart_id, unique_key, payload_id, received_at)"
+            " SELECT %s::bigint, %s::text, %s::uuid, %s::timestamptz WHERE %s::text IS NOT NULL"
+            " ON CONFLICT (datamart_id, unique_key) DO NOTHING RETURNING 1)"
+            f" INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"
+            " status, attempts, last_error)"
+            " SELECT %s::uuid, %s::bigint, %s::text, %s::text, %s::jsonb, %s::timestamptz, %s::text, 0, ''"
+            " WHERE %s::text IS NULL OR EXISTS (SELECT FROM inserted) RETURNING id",
             params,
         )
         row = cursor.fetchone()
@@ -86,14 +98,17 @@ def _insert_one(datamart_id: int, source: str, unique_key: str | None, payload: 
     row = InboxPayload(
         datamart_id=datamart_id, source=source, unique_key=unique_key, payload=payload, received_at=timezone.now()
     )
-    try:
-        # A savepoint keeps a duplicate key from breaking a caller's transaction.
-        with transaction.atomic():
-            row.save(force_insert=True)
-    except IntegrityError:
-        if unique_key is None:
-            raise
-        return None
+    # One transaction for the key and the payload; a savepoint keeps a duplicate key from breaking a caller's.
+    with transaction.atomic():
+        if unique_key is not None:
+            try:
+                with transaction.atomic():
+                    InboxKey.objects.create(
+                        datamart_id=datamart_id, unique_key=unique_key, payload_id=row.id, received_at=row.received_at
+                    )
+            except IntegrityError:
+                return None
+        row.save(force_insert=True)
     return row.id
 
 
@@ -109,24 +124,44 @@ def inbox_accept_many(
     if not payloads:
         return
     now = timezone.now()
-    # ON CONFLICT DO NOTHING: the database's unique constraint decides, so concurrent retries are safe too.
+    # ON CONFLICT DO NOTHING on the key table: its primary key decides, so concurrent retries are safe too.
     if connection.vendor == "postgresql":
         _insert_many_postgresql(datamart_id, source, payloads, now)
     else:
-        InboxPayload.objects.bulk_create(
+        _insert_many(datamart_id, source, payloads, now)
+    drain_nudge()
+
+
+def _insert_many(
+    datamart_id: int, source: str, payloads: Sequence[tuple[CanonicalPayload, str | None]], now: datetime
+) -> None:
+    """SQLite: the keys first (INSERT OR IGNORE, in order, so the first of a key in the batch stays), then the
+    payloads whose key row is theirs, in one transaction."""
+    rows = [
+        InboxPayload(
+            datamart_id=datamart_id,
+            source=source,
+            unique_key=unique_key,
+            payload=payload,
+            received_at=now + timedelta(microseconds=index),
+        )
+        for index, (payload, unique_key) in enumerate(payloads)
+    ]
+    keyed = [(row, row.unique_key) for row in rows if row.unique_key is not None]
+    with transaction.atomic():
+        InboxKey.objects.bulk_create(
             [
-                InboxPayload(
-                    datamart_id=datamart_id,
-                    source=source,
-                    unique_key=unique_key,
-                    payload=payload,
-                    received_at=now + timedelta(microseconds=index),
-                )
-                for index, (payload, unique_key) in enumerate(payloads)
+                InboxKey(datamart_id=datamart_id, unique_key=key, payload_id=row.id, received_at=row.received_at)
+                for row, key in keyed
             ],
             ignore_conflicts=True,
         )
-    drain_nudge()
+        owners = set(
+            InboxKey.objects.filter(datamart_id=datamart_id, unique_key__in={key for _, key in keyed}).values_list(
+                "payload_id", flat=True
+            )
+        )
+        InboxPayload.objects.bulk_create([r for r in rows if r.unique_key is None or r.id in owners])
 
 
 def _insert_many_postgresql(
@@ -138,18 +173,27 @@ def _insert_many_postgresql(
     Not bulk_create, nor a VALUES list through Django's client-side binding: the first escapes each JSON text with a
     Python regex (~1 ms per payload), the second re-parses a query string as long as the batch. Binary parameters
     bound by the server cost neither.
+
+    The keys go to InboxKey in the same statement (data-modifying CTEs, see _insert_one_postgresql): `u` draws the
+    ids once (materialized), `inserted` inserts the first of each key in the batch (DISTINCT ON by ordinality) and
+    returns the ids whose key it inserted; only those payloads, and the ones without a key, are stored. The keys are
+    inserted in key order, so two concurrent batches sharing keys wait on each other in the same order (no deadlock).
     """
     keys = [unique_key for _, unique_key in payloads]
     texts = [fastjson.dumps(payload) for payload, _ in payloads]
     with raw_cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"  # noqa: S608
+            "WITH u AS MATERIALIZED (SELECT gen_random_uuid() AS id, k, p, n,"  # noqa: S608
+            " %s::timestamptz + (n - 1) * interval '1 microsecond' AS at"
+            " FROM unnest(%b::text[], %b::text[]) WITH ORDINALITY AS t(k, p, n)),"
+            f" inserted AS (INSERT INTO {InboxKey._meta.db_table} (datamart_id, unique_key, payload_id, received_at)"
+            " SELECT DISTINCT ON (k) %s::bigint, k, id, at FROM u WHERE k IS NOT NULL ORDER BY k, n"
+            " ON CONFLICT (datamart_id, unique_key) DO NOTHING RETURNING payload_id)"
+            f" INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"
             " status, attempts, last_error)"
-            " SELECT gen_random_uuid(), %s, %s, k, p::jsonb, %s::timestamptz + (n - 1) * interval '1 microsecond',"
-            " %s, 0, ''"
-            " FROM unnest(%b::text[], %b::text[]) WITH ORDINALITY AS u(k, p, n)"
-            " ON CONFLICT DO NOTHING",
-            [datamart_id, source, now, InboxStatus.PENDING.value, keys, texts],
+            " SELECT id, %s::bigint, %s::text, k, p::jsonb, at, %s::text, 0, '' FROM u"
+            " WHERE k IS NULL OR id IN (SELECT payload_id FROM inserted)",
+            [now, keys, texts, datamart_id, datamart_id, source, InboxStatus.PENDING.value],
         )
 
 

@@ -45,12 +45,8 @@ class InboxPayload(models.Model):
 
     class Meta:
         verbose_name = "inbox payload"
-        constraints = [
-            # `$unique_key` / Segment `messageId` idempotency, held by the database across web processes.
-            models.UniqueConstraint(
-                fields=["datamart", "unique_key"], condition=Q(unique_key__isnull=False), name="inbox_unique_key"
-            ),
-        ]
+        # No unique constraint on (datamart, unique_key): InboxKey holds the dedupe key (the inbox is partitioned on
+        # PostgreSQL, where a unique index could only be one per partition, i.e. per month).
         indexes = [
             models.Index(fields=["received_at"], condition=Q(status="PENDING"), name="inbox_pending"),
             models.Index(fields=["status", "received_at"], name="inbox_status_received"),
@@ -60,6 +56,38 @@ class InboxPayload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} payload {self.id} ({self.status})"
+
+
+class InboxKey(models.Model):
+    """The dedupe key of an accepted payload (`$unique_key`, Segment "segment:<messageId>") and the id of the first
+    payload that came with it: `$unique_key` / `messageId` idempotency, held by the database across web processes.
+
+    A table of its own, unpartitioned, because the inbox is partitioned by month on PostgreSQL and a unique index
+    there holds within one partition only: a retry across the first of a month was stored twice. inbox.py writes
+    the key and the payload in one statement (one transaction); a payload whose key is already here is not stored.
+    The retention deletes a key with its payload (`received_at` is the payload's); erasure keeps it (docs/
+    partitioning.md). It has no other use: the console does not show it.
+    """
+
+    # Its primary key is the dedupe key: one index to write per accepted payload, and ON CONFLICT's arbiter.
+    pk = models.CompositePrimaryKey("datamart_id", "unique_key")
+    # No database constraint: the payload's row, inserted in the same statement, checks the datamart already.
+    # The ORM cascades a datamart's deletion.
+    datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE, db_constraint=False, db_index=False)
+    unique_key = models.CharField("dedupe key", max_length=255)
+    # No foreign key: the inbox is partitioned (a reference would need (id, received_at)), and a key outlives an
+    # erased payload.
+    payload_id = models.UUIDField("first payload")
+    received_at = models.DateTimeField("received")
+
+    class Meta:
+        indexes = [
+            # The retention deletes a datamart's keys older than its cut-off.
+            models.Index(fields=["datamart", "received_at"], name="inboxkey_datamart_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"key {self.unique_key} of payload {self.payload_id}"
 
 
 class Activity(models.Model):

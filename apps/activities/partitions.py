@@ -37,10 +37,8 @@ _MONTH_SUFFIX = re.compile(r"_p(\d{4})(\d{2})$")
 class PartitionedTable:
     table: str
     key: str
-    # Per-partition unique index (the inbox's dedupe key): a unique index on the partitioned table would have to
-    # include the partition key, which defeats its purpose; see docs/partitioning.md for the window it gives.
-    unique_columns: str | None = None
-    unique_where: str | None = None
+    # No unique index but the primary key: one on a partitioned table must include the partition key, and one per
+    # partition holds within a month only. The inbox's dedupe key is the unpartitioned InboxKey table.
     # The partitions' names start with this (the table's name unless it is being renamed, see table_partition).
     prefix: str = ""
 
@@ -50,12 +48,7 @@ class PartitionedTable:
 
 
 ACTIVITY = PartitionedTable("activities_activity", "created_at")
-INBOX = PartitionedTable(
-    "activities_inboxpayload",
-    "received_at",
-    unique_columns="datamart_id, unique_key",
-    unique_where="unique_key IS NOT NULL",
-)
+INBOX = PartitionedTable("activities_inboxpayload", "received_at")
 TABLES = (ACTIVITY, INBOX)
 
 
@@ -79,21 +72,10 @@ def default_name(spec: PartitionedTable) -> str:
     return f"{spec.partition_prefix}_default"
 
 
-def _sql_partition_indexes(spec: PartitionedTable, name: str) -> list[str]:
-    if spec.unique_columns is None:
-        return []
-    return [
-        f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_unique_key ON {name} ({spec.unique_columns})"
-        f" WHERE {spec.unique_where}"
-    ]
-
-
 def default_create(spec: PartitionedTable) -> None:
     name = default_name(spec)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {spec.table} DEFAULT")
-        for sql in _sql_partition_indexes(spec, name):
-            cursor.execute(sql)
 
 
 def months_existing(spec: PartitionedTable) -> list[date]:
@@ -155,8 +137,6 @@ def month_create(spec: PartitionedTable, month: date) -> bool:
                 f"CREATE TABLE {name} PARTITION OF {spec.table}"
                 f" FOR VALUES FROM ('{lower.isoformat()} 00:00:00+00') TO ('{upper.isoformat()} 00:00:00+00')"
             )
-        for sql in _sql_partition_indexes(spec, name):
-            cursor.execute(sql)
         if moving:
             cursor.execute(f"INSERT INTO {spec.table} SELECT * FROM _partition_moving")  # noqa: S608
     logger.info("partition %s created", name)
@@ -273,7 +253,7 @@ def table_partition(spec: PartitionedTable, *, now: datetime | None = None) -> N
     """Turns the plain table into a partitioned one with the same columns, indexes and foreign keys (migration
     activities 0005). Existing rows are copied: one partition for each month since the oldest row, then the months
     ahead. The primary key becomes (id, key), as PostgreSQL requires of a partitioned table; Django still knows `id`
-    as the primary key. A unique index without the key becomes one per partition."""
+    as the primary key. Unique indexes are not copied: the inbox's dedupe key is the InboxKey table (0008)."""
     table, new = spec.table, f"{spec.table}__partitioned"
     with connection.cursor() as cursor:
         cursor.execute(
