@@ -172,6 +172,10 @@ def retention_apply(*, now: datetime | None = None) -> RetentionResult:
     A month's partition is dropped when it ends before the cut-off of the most lenient datamart, so when no datamart
     keeps anything in it; a pending payload in it keeps it (unprocessed data is never lost to retention). The rows of
     stricter datamarts are deleted by (datamart, time) in chunks. Without PostgreSQL partitions, only the DELETEs.
+
+    The inbox's dedupe keys (InboxKey, not partitioned) go with their payloads: every datamart with a retention has
+    its keys older than its cut-off deleted in chunks, which covers the dropped partitions too (a partition is
+    dropped only once it is past every datamart's cut-off). A key thus holds as long as its payload is retained.
     """
     now = now or timezone.now()
     result = RetentionResult(dropped=[], deleted={})
@@ -188,6 +192,7 @@ def retention_apply(*, now: datetime | None = None) -> RetentionResult:
         cutoff = now - timedelta(days=days)
         result.deleted[f"activities:{datamart_id}"] = _activities_delete_before(datamart_id, cutoff)
         result.deleted[f"inbox:{datamart_id}"] = _inbox_delete_before(datamart_id, cutoff)
+        result.deleted[f"inbox_keys:{datamart_id}"] = _inbox_keys_delete_before(datamart_id, cutoff)
     return result
 
 
@@ -247,6 +252,33 @@ def _inbox_delete_before(datamart_id: int, cutoff: datetime) -> int:
             # The ORM's delete cascades to ProcessingError (no database constraint does, see above).
             InboxPayload.objects.filter(id__in=ids).delete()
         deleted += len(ids)
+
+
+def _inbox_keys_delete_before(datamart_id: int, cutoff: datetime) -> int:
+    """Deletes the datamart's dedupe keys received before `cutoff`, but those of the payloads still in the inbox
+    (pending ones, which the retention keeps: their retry must still be answered as a duplicate). The keys of
+    erased payloads go here too, with the retention they would have had."""
+    from apps.activities.models import InboxKey, InboxPayload
+
+    # After the deletes above, what is left of the inbox before the cut-off is the pending payloads: few.
+    kept = set(
+        InboxPayload.objects.filter(datamart_id=datamart_id, received_at__lt=cutoff, unique_key__isnull=False)
+        .values_list("unique_key", flat=True)
+        .distinct()
+    )
+    deleted = 0
+    while True:
+        # By the (datamart, received_at) index, oldest first: each chunk starts where the last one ended.
+        keys = [
+            key
+            for key in InboxKey.objects.filter(datamart_id=datamart_id, received_at__lt=cutoff)
+            .order_by("received_at")
+            .values_list("unique_key", flat=True)[: RETENTION_CHUNK + len(kept)]
+            if key not in kept
+        ][:RETENTION_CHUNK]
+        if not keys:
+            return deleted
+        deleted += InboxKey.objects.filter(datamart_id=datamart_id, unique_key__in=keys)._raw_delete(connection.alias)
 
 
 def table_partition(spec: PartitionedTable, *, now: datetime | None = None) -> None:

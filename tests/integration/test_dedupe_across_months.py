@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from apps.activities import partitions
 from apps.activities.inbox import inbox_accept, inbox_accept_many
-from apps.activities.models import Activity, InboxKey, InboxPayload, Source
+from apps.activities.models import Activity, InboxKey, InboxPayload, InboxStatus, Source
+from apps.datamarts.models import Datamart
 from tests.dialects.segment.helpers import basic
 from tests.factories import datamart_setup
 
@@ -37,17 +38,9 @@ def _last_second_of(month: date) -> datetime:
 def _move(payload_id, received_at: datetime, *, key_too: bool = False) -> None:
     """Sets a payload's `received_at` (PostgreSQL moves the row to that month's partition), and its key's with
     `key_too` (a payload received then would have its key received then)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {InboxPayload._meta.db_table} SET received_at = %s WHERE id = %s", [received_at, payload_id]
-        )
-        assert cursor.rowcount == 1
-        if key_too:
-            cursor.execute(
-                f"UPDATE {InboxKey._meta.db_table} SET received_at = %s WHERE payload_id = %s",
-                [received_at, payload_id],
-            )
-            assert cursor.rowcount == 1
+    assert InboxPayload.objects.filter(id=payload_id).update(received_at=received_at) == 1
+    if key_too:
+        assert InboxKey.objects.filter(payload_id=payload_id).update(received_at=received_at) == 1
 
 
 def _partition_of(payload_id) -> str:
@@ -153,6 +146,51 @@ def test_payloads_without_a_key_are_all_stored(db):
     inbox_accept(datamart_id=setup.datamart.pk, source=Source.API, payload={})
     assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 3
     assert not InboxKey.objects.exists()
+
+
+@pytest.mark.postgres
+def test_retention_drops_a_month_and_its_keys(post, drain):
+    setup = datamart_setup()
+    Datamart.objects.filter(pk=setup.datamart.pk).update(retention_days=30)
+    old = _months_back(6)
+    partitions.month_create(partitions.INBOX, old)
+    gone = post(setup, _visit("vec:old", **{"$unique_key": "old"}))
+    kept = post(setup, _visit("vec:new", **{"$unique_key": "new"}))
+    drain()
+    _move(gone, _last_second_of(old), key_too=True)
+
+    result = partitions.partitions_maintain()
+
+    assert partitions.partition_name(partitions.INBOX, old) in result["dropped"]
+    assert result["deleted"][f"inbox_keys:{setup.datamart.pk}"] == 1
+    assert list(InboxKey.objects.values_list("unique_key", flat=True)) == ["new"]
+    # Past the retention, the key is forgotten with its payload; a recent one still holds.
+    assert post(setup, _visit("vec:new", **{"$unique_key": "new"})) == kept
+    assert post(setup, _visit("vec:old", **{"$unique_key": "old"})) != gone
+
+
+def test_a_stricter_retention_deletes_the_keys_of_deleted_payloads_and_keeps_the_pending_ones(db):
+    strict, forever = datamart_setup().datamart, datamart_setup().datamart
+    Datamart.objects.filter(pk=strict.pk).update(retention_days=30)
+    old = _months_back(4)
+    if partitions.enabled():
+        partitions.month_create(partitions.INBOX, old)
+    ids = {}
+    for datamart, key in ((strict, "processed"), (strict, "pending"), (forever, "forever")):
+        ids[key] = inbox_accept(datamart_id=datamart.pk, source=Source.API, payload={}, unique_key=key).payload_id
+        _move(ids[key], _last_second_of(old), key_too=True)
+    InboxPayload.objects.exclude(id=ids["pending"]).update(status=InboxStatus.PROCESSED)
+
+    result = partitions.partitions_maintain()
+
+    assert result["dropped"] == []
+    assert result["deleted"][f"inbox:{strict.pk}"] == 1
+    assert result["deleted"][f"inbox_keys:{strict.pk}"] == 1
+    assert set(InboxKey.objects.values_list("unique_key", flat=True)) == {"pending", "forever"}
+    # The pending payload's retry is still a duplicate.
+    again = inbox_accept(datamart_id=strict.pk, source=Source.API, payload={}, unique_key="pending")
+    assert again.duplicate
+    assert again.payload_id == ids["pending"]
 
 
 @pytest.mark.postgres
