@@ -187,6 +187,9 @@ def user_point_erase(*, datamart_id: int, user_point_id: uuid.UUID, actor: str) 
         counts.add(ProcessingError.objects.filter(user_point_id__in=point_ids).delete())
         counts.add(InboxPayload.objects.filter(datamart_id=datamart_id, id__in=payload_ids).delete())
         counts.add(InboxPayload.objects.filter(datamart_id=datamart_id, user_point_id__in=point_ids).delete())
+        # The payloads' dedupe keys (InboxKey) stay: a key is the client's message id, not personal data, and it
+        # keeps a late retry of an erased payload from being stored and applied again. The retention deletes it
+        # when it would have deleted the payload (docs/partitioning.md).
         counts.add(ChoiceChangeLogEntry.objects.filter(user_point_id=point_id).delete())
         counts.add(Choice.objects.filter(user_point_id=point_id).delete())
         counts.add(Profile.objects.filter(user_point_id=point_id).delete())

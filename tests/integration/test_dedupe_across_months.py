@@ -17,6 +17,8 @@ from apps.activities import partitions
 from apps.activities.inbox import inbox_accept, inbox_accept_many
 from apps.activities.models import Activity, InboxKey, InboxPayload, InboxStatus, Source
 from apps.datamarts.models import Datamart
+from apps.userpoints.erasure import user_point_erase
+from apps.userpoints.models import UserIdentifier
 from tests.dialects.segment.helpers import basic
 from tests.factories import datamart_setup
 
@@ -146,6 +148,21 @@ def test_payloads_without_a_key_are_all_stored(db):
     inbox_accept(datamart_id=setup.datamart.pk, source=Source.API, payload={})
     assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 3
     assert not InboxKey.objects.exists()
+
+
+def test_erasure_keeps_the_keys_so_a_late_retry_does_not_bring_the_data_back(post, drain):
+    setup = datamart_setup()
+    first = post(setup, _visit("vec:erased", **{"$unique_key": "order-e"}))
+    drain()
+    point_id = UserIdentifier.objects.get(key="vec:erased").user_point_id
+
+    user_point_erase(datamart_id=setup.datamart.pk, user_point_id=point_id, actor="test")
+    assert not InboxPayload.objects.filter(id=first).exists()
+
+    assert post(setup, _visit("vec:erased", **{"$unique_key": "order-e"})) == first
+    assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
+    assert drain() == 0
+    assert not UserIdentifier.objects.filter(key="vec:erased").exists()
 
 
 @pytest.mark.postgres
