@@ -288,3 +288,11 @@ def test_a_batch_inserted_concurrently_with_the_same_keys_stores_each_once(trans
     assert keys == ["a", "b", "c"]
     owners = dict(InboxKey.objects.values_list("unique_key", "payload_id"))
     assert owners == dict(InboxPayload.objects.values_list("unique_key", "id"))
+
+
+def test_deleting_a_datamart_deletes_its_keys(db):
+    gone, kept = datamart_setup().datamart, datamart_setup().datamart
+    for datamart in (gone, kept):
+        inbox_accept(datamart_id=datamart.pk, source=Source.API, payload={}, unique_key="k")
+    gone.delete()
+    assert list(InboxKey.objects.values_list("datamart_id", flat=True)) == [kept.pk]
