@@ -14,7 +14,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from apps.activities import partitions
-from apps.activities.inbox import inbox_accept, inbox_accept_many
+from apps.activities.inbox import _throttle, inbox_accept, inbox_accept_many
 from apps.activities.models import Activity, InboxKey, InboxPayload, InboxStatus, Source
 from apps.datamarts.models import Datamart
 from apps.userpoints.erasure import user_point_erase
@@ -23,6 +23,16 @@ from tests.dialects.segment.helpers import basic
 from tests.factories import datamart_setup
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_trailing_nudge_left():
+    """Accepting a payload may arm the drain nudge's trailing timer (inbox.drain_nudge): it is waited for, so that it
+    does not fire during the next test (test_drain_nudge.py, next in order, watches the nudge's cache key)."""
+    yield
+    trailing = _throttle.trailing
+    if trailing is not None:
+        trailing.join()
 
 
 def _months_back(n: int) -> date:
