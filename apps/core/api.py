@@ -50,13 +50,16 @@ class MicsAPIView(APIView):
 
     datamart_id: int
     api_key: ApiKey
+    # GET and HEAD run in one read snapshot (read_snapshot) unless a view answers from one statement, or opens the
+    # snapshot itself where it needs one, and says so here.
+    snapshot_read = True
 
     def get_exception_handler(self) -> Any:
         return mics_exception_handler
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         # A read resolves its selector and reads the point's data in one snapshot (spec 7).
-        if request.method in ("GET", "HEAD"):
+        if request.method in ("GET", "HEAD") and self.snapshot_read:
             with read_snapshot():
                 return super().dispatch(request, *args, **kwargs)
         return super().dispatch(request, *args, **kwargs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.db import connection
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from apps.activities.activity_filters import FilterInvalid, filters_parse
 from apps.activities.selectors import activity_render, timeline_of
 from apps.core.api import MicsAPIView, listing, ok, page_params
+from apps.core.db import read_snapshot
 from apps.core.errors import ApiError, FieldError, not_found
 from apps.core.schema import DATAMART_PARAM, ERRORS, PAGE_PARAMS, SELECTOR_PARAM, mics_envelope
 from apps.datamarts.selectors import compartments_of
@@ -87,13 +89,31 @@ class UserPointView(MicsAPIView):
 
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM], tags=["UserPoint API"])
 class UserPointDetail(UserPointView):
+    snapshot_read = False  # one statement for a live point: see get()
+
     @extend_schema(
         operation_id="user_point_get",
         summary="A user point",
         responses={200: mics_envelope("`user_point_id`, `creation_ts`, `flags`, `merged_user_point_ids`"), **ERRORS},
     )
     def get(self, request: Request, datamart_id: str, selector: str, **kwargs: Any) -> Response:
-        return ok(user_point_render(self.user_point(selector)))
+        parsed = self.selector(selector)
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            # The point and the ids merged into it in one statement, which sees one snapshot by itself: no
+            # transaction (BEGIN and COMMIT would be two more round trips on the route's time).
+            point = user_point_get_for_selector(
+                datamart_id=self.datamart_id, selector=parsed, with_merges=True, live_only=True
+            )
+            if point is not None:
+                return ok(user_point_render(point))
+            if not parsed.is_point_id:
+                raise not_found()
+        # A merged point's id (its survivor is read in several statements) and SQLite: in one snapshot.
+        with read_snapshot():
+            point = user_point_get_for_selector(datamart_id=self.datamart_id, selector=parsed, with_merges=True)
+            if point is None:
+                raise not_found()
+            return ok(user_point_render(point))
 
     @extend_schema(
         operation_id="user_point_erase",

@@ -5,6 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connections
+from django.db.models import OuterRef, QuerySet
+
 from apps.datamarts.selectors import compartments_of
 from apps.userpoints.identifiers import USER_ACCOUNT, USER_AGENT, USER_EMAIL, account_identifier
 from apps.userpoints.models import UserIdentifier, UserPoint, UserPointMerge
@@ -51,24 +55,36 @@ def user_point_for_selector(*, datamart_id: int, selector: Selector) -> uuid.UUI
     )
 
 
-def user_point_get_for_selector(*, datamart_id: int, selector: Selector) -> UserPoint | None:
+def _with_merges(points: QuerySet[UserPoint]) -> QuerySet[UserPoint]:
+    """On PostgreSQL, the points with `merged_ids` (what user_point_render lists) read in the same statement."""
+    if connections[points.db].vendor != "postgresql":
+        return points
+    merged = UserPointMerge.objects.filter(survivor=OuterRef("pk")).order_by("merged_at")
+    return points.annotate(merged_ids=ArraySubquery(merged.values("merged_user_point_id")))
+
+
+def user_point_get_for_selector(
+    *, datamart_id: int, selector: Selector, with_merges: bool = False, live_only: bool = False
+) -> UserPoint | None:
     """The live point the selector names, fetched in one query for a live point's id or an identifier (the reads of
     the UserPoint API: each query is one more round trip on the route's time); a merged point's id finds its
-    survivor."""
+    survivor, unless `live_only`. `with_merges` reads the ids merged into it in the same query (PostgreSQL), so that
+    user_point_render needs none: a live point's id or an identifier is then answered by one statement, which reads
+    one snapshot by itself."""
+    points = UserPoint.objects.filter(datamart_id=datamart_id)
+    if with_merges:
+        points = _with_merges(points)
     if selector.kind == POINT_ID:
-        point = UserPoint.objects.filter(datamart_id=datamart_id, id=selector.value).first()
-        if point is not None:
+        point = points.filter(id=selector.value).first()
+        if point is not None or live_only:
             return point
         survivor = user_point_id_resolve(datamart_id=datamart_id, point_id=selector.value)
-        return UserPoint.objects.filter(datamart_id=datamart_id, id=survivor).first() if survivor else None
+        return points.filter(id=survivor).first() if survivor else None
     identity = identifier_for_selector(datamart_id=datamart_id, selector=selector)
     if identity is None:
         return None
-    return UserPoint.objects.filter(
-        datamart_id=datamart_id,
-        identifiers__datamart_id=datamart_id,
-        identifiers__type=identity[0],
-        identifiers__key=identity[1],
+    return points.filter(
+        identifiers__datamart_id=datamart_id, identifiers__type=identity[0], identifiers__key=identity[1]
     ).first()
 
 
@@ -77,11 +93,13 @@ def ts_ms(value: Any) -> int | None:
 
 
 def user_point_render(point: UserPoint) -> dict[str, Any]:
-    merged = list(
-        UserPointMerge.objects.filter(survivor=point)
-        .order_by("merged_at")
-        .values_list("merged_user_point_id", flat=True)
-    )
+    merged = getattr(point, "merged_ids", None)
+    if merged is None:
+        merged = list(
+            UserPointMerge.objects.filter(survivor=point)
+            .order_by("merged_at")
+            .values_list("merged_user_point_id", flat=True)
+        )
     return {
         "user_point_id": str(point.id),
         "datamart_id": str(point.datamart_id),
