@@ -15,7 +15,7 @@ from tests.factories import datamart_setup
 pytestmark = pytest.mark.e2e
 
 
-def test_throttled_nudges_still_get_every_burst_processed(worker_factory, tmp_path):
+def test_throttled_nudges_still_get_every_burst_processed(worker_factory):
     setup = datamart_setup()
     worker = worker_factory(beat=False)  # no sweep: only the server's nudges make the worker drain
     # A nudge from an earlier test of this process went to another queue: its pending key would make the server
@@ -24,8 +24,9 @@ def test_throttled_nudges_still_get_every_burst_processed(worker_factory, tmp_pa
         _throttle.trailing.join()
     cache.delete(DRAIN_PENDING_KEY)
     pending = InboxPayload.objects.filter(datamart=setup.datamart).exclude(status=InboxStatus.PROCESSED)
-    # A web process of its own (the test process's broker pool is the fixture's to manage).
-    with gunicorn_server(tmp_path, worker.queue, INBOX_NUDGE_INTERVAL_SECONDS="0.3") as base:
+    # A web process of its own (the test process's broker pool is the fixture's to manage), in the worker's
+    # directory: on the embedded defaults the filesystem broker's folders are there.
+    with gunicorn_server(worker.var_dir, worker.queue, INBOX_NUDGE_INTERVAL_SECONDS="0.3") as base:
         endpoint = f"{base}/v1/datamarts/{setup.datamart.pk}/user_activities"
         for burst in range(3):
             for n in range(15):
