@@ -75,23 +75,26 @@ def _insert_one_postgresql(
     """
     row_id = uuid.uuid4()
     now = timezone.now()
-    params = [datamart_id, unique_key, row_id, now, unique_key]
-    params += [row_id, datamart_id, source, unique_key, fastjson.dumps(payload), now, InboxStatus.PENDING.value]
-    params += [unique_key]
+    values = [row_id, datamart_id, source, unique_key, fastjson.dumps(payload), now, InboxStatus.PENDING.value]
+    insert = (
+        f"INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"
+        " status, attempts, last_error)"
+        " SELECT %s::uuid, %s::bigint, %s::text, %s::text, %s::jsonb, %s::timestamptz, %s::text, 0, ''"
+    )
     with raw_cursor() as cursor:
-        cursor.execute(
-            f"WITH inserted AS (INSERT INTO {InboxKey._meta.db_table}"  # noqa: S608
-            " (datamart_id, unique_key, payload_id, received_at)"
-            " SELECT %s::bigint, %s::text, %s::uuid, %s::timestamptz WHERE %s::text IS NOT NULL"
-            " ON CONFLICT (datamart_id, unique_key) DO NOTHING RETURNING 1)"
-            f" INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"
-            " status, attempts, last_error)"
-            " SELECT %s::uuid, %s::bigint, %s::text, %s::text, %s::jsonb, %s::timestamptz, %s::text, 0, ''"
-            " WHERE %s::text IS NULL OR EXISTS (SELECT FROM inserted) RETURNING id",
-            params,
-        )
-        row = cursor.fetchone()
-    return None if row is None else cast(uuid.UUID, row[0])
+        if unique_key is None:
+            # Most single activities carry no key: the plain INSERT, without the key table's statement to plan.
+            cursor.execute(f"{insert} RETURNING id", values)
+        else:
+            cursor.execute(
+                f"WITH inserted AS (INSERT INTO {InboxKey._meta.db_table}"  # noqa: S608
+                " (datamart_id, unique_key, payload_id, received_at) VALUES (%s, %s, %s, %s)"
+                f" ON CONFLICT (datamart_id, unique_key) DO NOTHING RETURNING 1) {insert}"
+                " WHERE EXISTS (SELECT FROM inserted) RETURNING id",
+                [datamart_id, unique_key, row_id, now, *values],
+            )
+        inserted = cursor.fetchone()
+    return None if inserted is None else cast(uuid.UUID, inserted[0])
 
 
 def _insert_one(datamart_id: int, source: str, unique_key: str | None, payload: CanonicalPayload) -> uuid.UUID | None:
