@@ -205,6 +205,12 @@ INBOX_SWEEP_SECONDS = env.float("INBOX_SWEEP_SECONDS", default=15.0)
 # A web process sends at most one drain nudge per this many seconds; payloads accepted meanwhile are covered by one
 # trailing nudge at the end of the interval (apps/activities/inbox.py), so they wait at most this much longer.
 INBOX_NUDGE_INTERVAL_SECONDS = env.float("INBOX_NUDGE_INTERVAL_SECONDS", default=0.1)
+# Backpressure (apps/activities/backpressure.py, docs/scaling.md): while workers are draining and this many payloads
+# or more wait, the ingestion routes that a client can retry answer 429 with Retry-After instead of accepting more.
+# 0 turns it off. A web process counts the backlog at most once per INBOX_BACKLOG_CHECK_SECONDS.
+INBOX_BACKLOG_LIMIT = env.int("INBOX_BACKLOG_LIMIT", default=10_000)
+INBOX_BACKLOG_CHECK_SECONDS = env.float("INBOX_BACKLOG_CHECK_SECONDS", default=0.25)
+INBOX_BACKLOG_RETRY_AFTER_SECONDS = env.int("INBOX_BACKLOG_RETRY_AFTER_SECONDS", default=1)
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "apps.activities.tasks.inbox_sweep", "schedule": INBOX_SWEEP_SECONDS},
     # Time partitions created months ahead, and each datamart's retention (docs/partitioning.md).

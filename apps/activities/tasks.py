@@ -10,6 +10,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import DatabaseError
 
+from apps.activities.backpressure import draining_mark
 from apps.activities.inbox import DRAIN_PENDING_KEY
 from apps.activities.pipeline import inbox_drain_batch, inbox_sweep_due
 
@@ -43,6 +44,7 @@ def inbox_drain() -> int:
         drained += claimed
         if claimed == 0:
             break
+        draining_mark()
         if time.monotonic() - started > DRAIN_BUDGET_SECONDS:
             inbox_drain.apply_async()
             break

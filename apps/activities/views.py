@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.activities.backpressure import backlog_message, inbox_retry_after
 from apps.activities.inbox import inbox_accept
 from apps.activities.mics import ActivityInvalid, Compartments, translate_activity
 from apps.activities.models import Source
@@ -26,6 +27,8 @@ def user_activities_post(request: HttpRequest, datamart_id: str) -> JsonResponse
     api_key = authenticate(request, datamart_id=datamart_id, scope=Scope.INGEST)
     if refusal := origin_refusal(request, api_key.datamart.allowed_origins):
         raise ApiError(403, refusal, "FORBIDDEN")
+    if (retry_after := inbox_retry_after()) is not None:
+        raise ApiError(429, backlog_message(retry_after), "RATE_LIMITED", retry_after=retry_after)
     if not is_json_content_type(request):
         raise ApiError(415, "The body must be application/json")
     try:

@@ -39,6 +39,7 @@ class ApiError(Exception):
     code: str = ""
     details: list[FieldError] = field(default_factory=list)
     allow: str = ""  # the route's methods, for a 405's Allow header
+    retry_after: int | None = None  # seconds, for a 429's Retry-After header
 
     def __post_init__(self) -> None:
         if not self.code:
@@ -72,6 +73,8 @@ def mics_error_response(error: ApiError) -> JsonResponse:
     response = JsonResponse(mics_error_logged(error), status=error.status)
     if error.allow:
         response["Allow"] = error.allow
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
     return response
 
 

@@ -42,6 +42,14 @@ class RateLimit:
         return response
 
 
+def retry_later(response: Response, retry_after: int) -> Response:
+    """A backpressure 429 (apps/activities/backpressure.py): the client waits for X-RateLimit-Reset (braze-client
+    does) or Retry-After, so both say when the backlog expects it back, whatever the key's own window."""
+    response["X-RateLimit-Reset"] = str(int(time.time()) + retry_after)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 def bucket_of(*parts: str) -> str:
     """A short cache-safe name for a bucket (a key's hash, a client address)."""
     return hashlib.sha256(":".join(parts).encode()).hexdigest()[:32]

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.activities.backpressure import backlog_message, inbox_retry_after
 from apps.activities.inbox import inbox_accept_many
 from apps.activities.models import Source
 from apps.core import fastjson
@@ -53,6 +54,7 @@ REASONS = {
     405: "Method Not Allowed",
     413: "Request Entity Too Large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     500: "Internal Server Error",
 }
 CODES = {
@@ -61,22 +63,28 @@ CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
     500: "internal_error",
 }
 
 
 class SegmentError(Exception):
-    def __init__(self, status: int, message: str, details: str = "", allow: str = "") -> None:
+    def __init__(
+        self, status: int, message: str, details: str = "", allow: str = "", retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
         self.allow = allow  # a 405's Allow header
+        self.retry_after = retry_after  # a 429's Retry-After header, in seconds
 
 
 def _with_allow(response: JsonResponse, error: SegmentError) -> JsonResponse:
     if error.allow:
         response["Allow"] = error.allow
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
     return response
 
 
@@ -249,6 +257,13 @@ def _method(request: HttpRequest, allowed: str) -> None:
         raise SegmentError(405, f"Method {request.method} not allowed; use {allowed}", allow=f"{allowed}, OPTIONS")
 
 
+def _admit() -> None:
+    """Backpressure (apps/activities/backpressure.py): a 429 the Segment libraries retry. Not on the pixel and beacon
+    routes, whose senders (an image tag, navigator.sendBeacon) never retry."""
+    if (retry_after := inbox_retry_after()) is not None:
+        raise SegmentError(429, "Too Many Requests", backlog_message(retry_after), retry_after=retry_after)
+
+
 @ingestion_route("POST")
 @_guarded(_single_error)
 def single(request: HttpRequest, call: str) -> HttpResponse:
@@ -258,6 +273,7 @@ def single(request: HttpRequest, call: str) -> HttpResponse:
     assert call_type is not None, "the URL pattern only routes call names"
     body = _read_json(request, limit=MESSAGE_MAX_BYTES)
     api_key = _api_key(request, body.value, query_key=False)
+    _admit()
     _one(request, api_key, body, call_type, timezone.now())
     return JsonResponse(SUCCESS)
 
@@ -269,6 +285,7 @@ def batch(request: HttpRequest) -> HttpResponse:
     _method(request, "POST")
     body = _read_json(request, limit=BATCH_MAX_BYTES)
     api_key = _api_key(request, body.value, query_key=False)
+    _admit()
     return _many(request, api_key, body, timezone.now())
 
 
@@ -299,6 +316,7 @@ def webhook(request: HttpRequest) -> HttpResponse:
     _method(request, "POST")
     body = _read_json(request, limit=BATCH_MAX_BYTES)
     api_key = _api_key(request, body.value, query_key=True)
+    _admit()
     if isinstance(body.value, dict) and "batch" in body.value:
         return _many(request, api_key, body, timezone.now())
     _one(request, api_key, body, None, timezone.now())

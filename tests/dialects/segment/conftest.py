@@ -51,9 +51,9 @@ def run_client(client_python):
     """run_client(library, host, key, mode, run_id) -> the script's JSON report; fails the test on a failure."""
     import json
 
-    def run(library: str, host: str, key: str, mode: str, run_id: str) -> dict:
+    def run(library: str, host: str, key: str, mode: str, run_id: str, *extra: str) -> dict:
         result = subprocess.run(
-            [str(client_python(library)), str(SEND_ALL), library, host, key, mode, run_id],
+            [str(client_python(library)), str(SEND_ALL), library, host, key, mode, run_id, *extra],
             capture_output=True,
             text=True,
             timeout=120,

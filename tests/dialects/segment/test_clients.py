@@ -3,13 +3,18 @@ option, deliver every call type; what they sent is read back through the UserPoi
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from typing import Any
 
 import pytest
 import requests
+from django.core.cache import cache
+from django.utils import timezone
 
-from apps.activities.models import InboxPayload, InboxStatus
+from apps.activities.backpressure import DRAINING_KEY, backlog_forget, draining_mark
+from apps.activities.models import InboxPayload, InboxStatus, Source
 from apps.userpoints.identifiers import email_hash
 from tests.dialects.segment.conftest import CLIENT_LIBRARIES
 from tests.e2e.conftest import wait_for
@@ -95,3 +100,46 @@ def test_gzipping_library_through_a_real_celery_worker(worker_factory, live_serv
         what="the worker to process the 7 messages",
     )
     assert_delivered(Api(live_server.url, setup), setup, run)
+
+
+@pytest.mark.parametrize("library", list(CLIENT_LIBRARIES))
+def test_library_retries_a_backpressure_429_and_delivers_once_the_backlog_drained(
+    library, live_server, run_client, drain, transactional_db, settings, caplog
+):
+    """The workers are behind (apps/activities/backpressure.py): the library, in its default batch mode and default
+    retries, gets 429 and keeps its messages; once the backlog is processed its retry delivers every one, once."""
+    settings.INBOX_BACKLOG_LIMIT = 3
+    settings.INBOX_BACKLOG_CHECK_SECONDS = 0
+    backlog_forget()
+    # Another datamart's backlog: the limit is the whole inbox's, since the workers drain every datamart together.
+    busy = datamart_setup()
+    InboxPayload.objects.bulk_create(
+        InboxPayload(datamart=busy.datamart, source=Source.SEGMENT, payload={}, received_at=timezone.now())
+        for _ in range(3)
+    )
+    caplog.set_level(logging.WARNING, logger="django.request")
+    setup = datamart_setup()
+    run = f"{library[:3]}-429-{uuid.uuid4().hex[:6]}"
+    report: dict = {}
+    sender = threading.Thread(
+        target=lambda: report.update(run_client(library, live_server.url, setup.key, "batch", run, "default-retries"))
+    )
+    sender.start()
+    try:
+
+        def refused() -> bool:
+            draining_mark()  # a drain at work, as long as the test waits for the library's first attempt
+            return any(getattr(r, "status_code", None) == 429 for r in caplog.records)
+
+        wait_for(refused, timeout=60, interval=0.05, what="the library's first attempt to be refused")
+        assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 0
+        # The workers catch up.
+        InboxPayload.objects.filter(datamart=busy.datamart).update(status=InboxStatus.PROCESSED)
+    finally:
+        sender.join(timeout=120)
+    assert report == {"sent": 7, "errors": []}
+    assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 7
+    assert drain() == 7
+    assert_delivered(Api(live_server.url, setup), setup, run)
+    cache.delete(DRAINING_KEY)
+    backlog_forget()

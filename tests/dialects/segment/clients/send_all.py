@@ -1,6 +1,6 @@
 """Run by a client library's own virtualenv: sends every call type to the host it is given, as an app would.
 
-    python send_all.py <library> <host> <write key> <sync|batch> <run id>
+    python send_all.py <library> <host> <write key> <sync|batch> <run id> [default-retries]
 
 Prints one JSON line {"sent": n, "errors": [...]} and exits 1 if the library reported any failure. It imports
 nothing from the project: only the library under test.
@@ -31,8 +31,10 @@ def main() -> int:
     def on_error(error, batch):
         errors.append(f"{type(error).__name__}: {error} ({len(batch)} messages)")
 
-    # Few retries: a failure should show up as a failure, quickly, not as a long backoff.
-    client = client_class(library)(key, host=host, sync_mode=mode == "sync", on_error=on_error, max_retries=1)
+    # Few retries: a failure should show up as a failure, quickly, not as a long backoff; unless the test is about
+    # retrying, when the library keeps its own default.
+    retries = {} if sys.argv[6:7] == ["default-retries"] else {"max_retries": 1}
+    client = client_class(library)(key, host=host, sync_mode=mode == "sync", on_error=on_error, **retries)
     user, anon = f"{run}-user", f"{run}-anon"
     calls = [
         lambda: client.page(anonymous_id=anon, name="Home", properties={"path": "/"}, message_id=f"{run}-1"),
