@@ -84,3 +84,60 @@ def drain():
 @pytest.fixture
 def vendor() -> str:
     return connection.vendor
+
+
+class WorkersBehind:
+    """Workers behind the front door (apps/activities/backpressure.py): another datamart's pending payloads at a
+    small INBOX_BACKLOG_LIMIT, while a drain runs. The ingestion routes answer 429 until `catch_up()`."""
+
+    LIMIT = 3
+
+    def __init__(self, settings, caplog) -> None:
+        from django.utils import timezone
+
+        from apps.activities.backpressure import backlog_forget
+        from apps.activities.models import InboxPayload, Source
+
+        settings.INBOX_BACKLOG_LIMIT = self.LIMIT
+        settings.INBOX_BACKLOG_CHECK_SECONDS = 0
+        backlog_forget()
+        self.busy = datamart_setup()
+        InboxPayload.objects.bulk_create(
+            InboxPayload(datamart=self.busy.datamart, source=Source.SEGMENT, payload={}, received_at=timezone.now())
+            for _ in range(self.LIMIT)
+        )
+        self.caplog = caplog
+        caplog.set_level("WARNING", logger="django.request")  # where Django logs each 4xx answer
+
+    def refusals(self) -> int:
+        return sum(1 for record in self.caplog.records if getattr(record, "status_code", None) == 429)
+
+    def wait_for_refusal(self) -> None:
+        from apps.activities.backpressure import draining_mark
+        from tests.e2e.conftest import wait_for
+
+        def refused() -> bool:
+            draining_mark()  # a drain at work, for as long as the client takes to send its first request
+            return self.refusals() > 0
+
+        wait_for(refused, timeout=60, interval=0.05, what="a client's request to be refused with 429")
+
+    def catch_up(self) -> None:
+        from apps.activities.models import InboxPayload, InboxStatus
+
+        InboxPayload.objects.filter(datamart=self.busy.datamart).update(status=InboxStatus.PROCESSED)
+
+    def close(self) -> None:
+        from django.core.cache import cache
+
+        from apps.activities.backpressure import DRAINING_KEY, backlog_forget
+
+        cache.delete(DRAINING_KEY)
+        backlog_forget()
+
+
+@pytest.fixture
+def workers_behind(settings, caplog, transactional_db):
+    behind = WorkersBehind(settings, caplog)
+    yield behind
+    behind.close()

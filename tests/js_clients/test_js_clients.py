@@ -4,6 +4,7 @@ profile, the event's own time). The browser libraries run in Chromium on a page 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import Any
@@ -90,6 +91,35 @@ def test_node_library_delivers_every_call_type(script, library, worker_factory, 
         assert all("originalTimestamp" in a for a in activities)
     # The library retrying the same messages (same messageIds) stores nothing new: run it again? Its ids are new
     # on every run, so dedupe is checked where ids can be repeated (tests/dialects/segment).
+
+
+@pytest.mark.parametrize(
+    ("script", "library"),
+    [("segment_node.js", "@segment/analytics-node"), ("rudder_node.js", "analytics-node")],
+)
+def test_node_library_retries_a_backpressure_429_and_delivers(
+    script, library, live_server, run_node, drain, workers_behind
+):
+    """Workers behind (apps/activities/backpressure.py): the library keeps its batch after the 429 and delivers it on
+    a retry once the backlog is processed. analytics-node waits for Retry-After without counting the retry (up to
+    12 hours); rudder-sdk-node counts it (3 retries of at least Retry-After each, then it drops the batch)."""
+    setup = datamart_setup()
+    run = f"{script[:6]}-429-{uuid.uuid4().hex[:6]}"
+    report: dict[str, Any] = {}
+    sender = threading.Thread(target=lambda: report.update(run_node(script, live_server.url, setup.key, run, "0")))
+    sender.start()
+    try:
+        workers_behind.wait_for_refusal()
+        assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
+        workers_behind.catch_up()
+    finally:
+        sender.join(timeout=120)
+    assert report["errors"] == []
+    assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 7
+    assert drain() == 7
+    activities = read_back(Api(live_server.url, setup), run, anonymous_id=f"{run}-anon")["activities"]
+    assert {a["context"]["library"]["name"] for a in activities} == {library}
+    assert len(activities) == 7
 
 
 def open_page(chromium, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:

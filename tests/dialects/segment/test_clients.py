@@ -3,18 +3,14 @@ option, deliver every call type; what they sent is read back through the UserPoi
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from typing import Any
 
 import pytest
 import requests
-from django.core.cache import cache
-from django.utils import timezone
 
-from apps.activities.backpressure import DRAINING_KEY, backlog_forget, draining_mark
-from apps.activities.models import InboxPayload, InboxStatus, Source
+from apps.activities.models import InboxPayload, InboxStatus
 from apps.userpoints.identifiers import email_hash
 from tests.dialects.segment.conftest import CLIENT_LIBRARIES
 from tests.e2e.conftest import wait_for
@@ -104,20 +100,10 @@ def test_gzipping_library_through_a_real_celery_worker(worker_factory, live_serv
 
 @pytest.mark.parametrize("library", list(CLIENT_LIBRARIES))
 def test_library_retries_a_backpressure_429_and_delivers_once_the_backlog_drained(
-    library, live_server, run_client, drain, transactional_db, settings, caplog
+    library, live_server, run_client, drain, workers_behind
 ):
     """The workers are behind (apps/activities/backpressure.py): the library, in its default batch mode and default
     retries, gets 429 and keeps its messages; once the backlog is processed its retry delivers every one, once."""
-    settings.INBOX_BACKLOG_LIMIT = 3
-    settings.INBOX_BACKLOG_CHECK_SECONDS = 0
-    backlog_forget()
-    # Another datamart's backlog: the limit is the whole inbox's, since the workers drain every datamart together.
-    busy = datamart_setup()
-    InboxPayload.objects.bulk_create(
-        InboxPayload(datamart=busy.datamart, source=Source.SEGMENT, payload={}, received_at=timezone.now())
-        for _ in range(3)
-    )
-    caplog.set_level(logging.WARNING, logger="django.request")
     setup = datamart_setup()
     run = f"{library[:3]}-429-{uuid.uuid4().hex[:6]}"
     report: dict = {}
@@ -126,20 +112,12 @@ def test_library_retries_a_backpressure_429_and_delivers_once_the_backlog_draine
     )
     sender.start()
     try:
-
-        def refused() -> bool:
-            draining_mark()  # a drain at work, as long as the test waits for the library's first attempt
-            return any(getattr(r, "status_code", None) == 429 for r in caplog.records)
-
-        wait_for(refused, timeout=60, interval=0.05, what="the library's first attempt to be refused")
+        workers_behind.wait_for_refusal()
         assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 0
-        # The workers catch up.
-        InboxPayload.objects.filter(datamart=busy.datamart).update(status=InboxStatus.PROCESSED)
+        workers_behind.catch_up()
     finally:
         sender.join(timeout=120)
     assert report == {"sent": 7, "errors": []}
     assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 7
     assert drain() == 7
     assert_delivered(Api(live_server.url, setup), setup, run)
-    cache.delete(DRAINING_KEY)
-    backlog_forget()
