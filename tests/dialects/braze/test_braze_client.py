@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -153,3 +154,22 @@ def test_library_to_real_worker(live_server, braze_client, worker_factory, http_
     visit = Activity.objects.get(datamart=setup.datamart, document__braze__name="visited")
     assert visit.ts == 1714557600000  # 2024-05-01T12:00:00+02:00
     assert str(visit.user_point_id) == alias_point["data"]["user_point_id"]
+
+
+def test_backpressure_429_is_waited_for_and_retried_by_the_library(live_server, braze_client, workers_behind):
+    """Workers behind (apps/activities/backpressure.py): the 429's X-RateLimit-Reset is at most a second away, within
+    the library's 1.25 s of patience, so it waits and retries (3 attempts in all) and the call succeeds once the
+    backlog is processed; a backlog longer than its attempts would reach the application as BrazeRateLimitError."""
+    setup = datamart_setup()
+    call = {"key": setup.key, "events": [{"external_id": "bp", "name": "e", "time": NOW}]}
+    results: list = []
+    sender = threading.Thread(target=lambda: results.extend(braze_client(live_server.url, [call])))
+    sender.start()
+    try:
+        workers_behind.wait_for_refusal()
+        assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
+        workers_behind.catch_up()
+    finally:
+        sender.join(timeout=120)
+    assert results[0]["response"]["success"] is True
+    assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 1
