@@ -2,8 +2,9 @@
 """Scale benchmark (issue 13, point 5); see bench/README.md. `bench/scale.py --help`.
 
 Creates its own database (`tc_bench_scale` by default, created, migrated and **emptied**) on the server of
-DATABASE_URL, generates user points with identifiers and activities with COPY, then times, in process through
-Django's test client (the whole middleware stack, authentication included, no network):
+DATABASE_URL, generates user points with identifiers and activities with COPY, then times, in process, the API
+reads through the WSGI application as gunicorn calls it and the console pages through Django's test client (the
+whole middleware stack, authentication included, no network):
 
 - the timeline read: GET /v1/datamarts/{id}/user_points/user_point_id={uuid}/user_activities, random points;
 - the selector read: GET /v1/datamarts/{id}/user_points/{selector}, by user agent id and by e-mail hash;
