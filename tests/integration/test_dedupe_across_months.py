@@ -68,16 +68,6 @@ def _visit(agent: str, **extra) -> dict:
 
 
 @pytest.fixture
-def post(api):
-    def send(setup, body: dict) -> str:
-        status, answer = api("post", f"/v1/datamarts/{setup.datamart.pk}/user_activities", body, key=setup.key)
-        assert status == 200, answer
-        return answer["data"]["activity_id"]
-
-    return send
-
-
-@pytest.fixture
 def segment_batch(client):
     def send(setup, messages: list[dict]) -> None:
         response = client.post(

@@ -58,16 +58,6 @@ def _payload(datamart_id: int, received_at: datetime, status: str = InboxStatus.
     )
 
 
-@pytest.fixture
-def post(api):
-    def send(setup, body: dict) -> str:
-        status, answer = api("post", f"/v1/datamarts/{setup.datamart.pk}/user_activities", body, key=setup.key)
-        assert status == 200, answer
-        return answer["data"]["activity_id"]
-
-    return send
-
-
 def _point_of(agent: str) -> uuid.UUID:
     return UserIdentifier.objects.get(key=agent).user_point_id
 
