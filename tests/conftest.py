@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import Any
 
@@ -126,6 +127,24 @@ class WorkersBehind:
         from apps.activities.models import InboxPayload, InboxStatus
 
         InboxPayload.objects.filter(datamart=self.busy.datamart).update(status=InboxStatus.PROCESSED)
+
+    def send_through(self, send: Any, *, datamart: Any) -> Any:
+        """Runs `send()` (a client library sending to `datamart`) in a thread: once one of its requests is refused,
+        checks that nothing of it was stored, lets the workers catch up, and returns what `send()` returned after
+        its retries."""
+        from apps.activities.models import InboxPayload
+
+        result: list[Any] = []
+        sender = threading.Thread(target=lambda: result.append(send()))
+        sender.start()
+        try:
+            self.wait_for_refusal()
+            assert not InboxPayload.objects.filter(datamart=datamart).exists()
+            self.catch_up()
+        finally:
+            sender.join(timeout=120)
+        assert result, "the client did not finish"
+        return result[0]
 
     def close(self) -> None:
         from django.core.cache import cache

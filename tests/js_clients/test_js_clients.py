@@ -4,7 +4,6 @@ profile, the event's own time). The browser libraries run in Chromium on a page 
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from typing import Any
@@ -105,15 +104,9 @@ def test_node_library_retries_a_backpressure_429_and_delivers(
     12 hours); rudder-sdk-node counts it (3 retries of at least Retry-After each, then it drops the batch)."""
     setup = datamart_setup()
     run = f"{script[:6]}-429-{uuid.uuid4().hex[:6]}"
-    report: dict[str, Any] = {}
-    sender = threading.Thread(target=lambda: report.update(run_node(script, live_server.url, setup.key, run, "0")))
-    sender.start()
-    try:
-        workers_behind.wait_for_refusal()
-        assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
-        workers_behind.catch_up()
-    finally:
-        sender.join(timeout=120)
+    report = workers_behind.send_through(
+        lambda: run_node(script, live_server.url, setup.key, run, "0"), datamart=setup.datamart
+    )
     assert report["errors"] == []
     assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 7
     assert drain() == 7

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from django.core.cache import cache
@@ -41,13 +41,10 @@ class RateLimit:
             response["Retry-After"] = str(max(1, self.reset_epoch_s - int(time.time())))
         return response
 
-
-def retry_later(response: Response, retry_after: int) -> Response:
-    """A backpressure 429 (apps/activities/backpressure.py): the client waits for X-RateLimit-Reset (braze-client
-    does) or Retry-After, so both say when the backlog expects it back, whatever the key's own window."""
-    response["X-RateLimit-Reset"] = str(int(time.time()) + retry_after)
-    response["Retry-After"] = str(retry_after)
-    return response
+    def pushed_back(self, retry_after: int) -> RateLimit:
+        """This limit, refusing for `retry_after` seconds (a backpressure 429, apps/activities/backpressure.py): the
+        client waits for X-RateLimit-Reset (braze-client does) or Retry-After, whatever the key's own window."""
+        return replace(self, reset_epoch_s=int(time.time()) + retry_after, exceeded=True)
 
 
 def bucket_of(*parts: str) -> str:

@@ -13,7 +13,6 @@ from apps.activities.models import Source
 from apps.core.cors import ingestion_route
 from apps.datamarts.selectors import request_signals
 from apps.dialects.braze.gate import request_gate
-from apps.dialects.braze.ratelimit import retry_later
 from apps.dialects.braze.services import key_compartment_id, payloads_accept
 from apps.dialects.braze.translate import BrazeFatal, Item, translate_track
 from apps.userpoints.services import identifiers_owners
@@ -58,7 +57,8 @@ def users_track(request: HttpRequest) -> JsonResponse:
             response["Allow"] = refusal.allow
         return response
     if (retry_after := inbox_retry_after()) is not None:
-        return retry_later(answer(429, {"message": backlog_message(retry_after)}), retry_after)
+        gate.rate = gate.rate.pushed_back(retry_after)
+        return answer(429, {"message": backlog_message(retry_after)})
     api_key = gate.api_key
     assert api_key is not None
     try:

@@ -16,7 +16,6 @@ from apps.activities.models import Source
 from apps.core.cors import ingestion_route
 from apps.datamarts.selectors import request_signals
 from apps.dialects.braze.gate import request_gate
-from apps.dialects.braze.ratelimit import retry_later
 from apps.dialects.braze.services import key_compartment_id, payloads_accept
 from apps.dialects.thrivestack.translate import ThrivestackInvalid, translate
 
@@ -45,7 +44,8 @@ def _receive(request: HttpRequest, kind: str) -> JsonResponse:
             response["Allow"] = gate.refusal.allow
         return response
     if (retry_after := inbox_retry_after()) is not None:
-        return retry_later(answer(429, backlog_message(retry_after)), retry_after)
+        gate.rate = gate.rate.pushed_back(retry_after)
+        return answer(429, backlog_message(retry_after))
     api_key = gate.api_key
     assert api_key is not None
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -162,14 +161,6 @@ def test_backpressure_429_is_waited_for_and_retried_by_the_library(live_server, 
     backlog is processed; a backlog longer than its attempts would reach the application as BrazeRateLimitError."""
     setup = datamart_setup()
     call = {"key": setup.key, "events": [{"external_id": "bp", "name": "e", "time": NOW}]}
-    results: list = []
-    sender = threading.Thread(target=lambda: results.extend(braze_client(live_server.url, [call])))
-    sender.start()
-    try:
-        workers_behind.wait_for_refusal()
-        assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
-        workers_behind.catch_up()
-    finally:
-        sender.join(timeout=120)
+    results = workers_behind.send_through(lambda: braze_client(live_server.url, [call]), datamart=setup.datamart)
     assert results[0]["response"]["success"] is True
     assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 1

@@ -3,7 +3,6 @@ option, deliver every call type; what they sent is read back through the UserPoi
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
@@ -106,17 +105,10 @@ def test_library_retries_a_backpressure_429_and_delivers_once_the_backlog_draine
     retries, gets 429 and keeps its messages; once the backlog is processed its retry delivers every one, once."""
     setup = datamart_setup()
     run = f"{library[:3]}-429-{uuid.uuid4().hex[:6]}"
-    report: dict = {}
-    sender = threading.Thread(
-        target=lambda: report.update(run_client(library, live_server.url, setup.key, "batch", run, "default-retries"))
+    report = workers_behind.send_through(
+        lambda: run_client(library, live_server.url, setup.key, "batch", run, "default-retries"),
+        datamart=setup.datamart,
     )
-    sender.start()
-    try:
-        workers_behind.wait_for_refusal()
-        assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 0
-        workers_behind.catch_up()
-    finally:
-        sender.join(timeout=120)
     assert report == {"sent": 7, "errors": []}
     assert InboxPayload.objects.filter(datamart=setup.datamart).count() == 7
     assert drain() == 7
