@@ -14,8 +14,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.activities.activity_filters import FilterInvalid, filters_parse
-from apps.activities.selectors import activity_render, timeline_of
+from apps.activities.activity_filters import Filter, FilterInvalid, filters_parse
+from apps.activities.selectors import activity_render, timeline_of, timeline_page_read
 from apps.core.api import MicsAPIView, listing, ok, page_params
 from apps.core.db import read_snapshot
 from apps.core.errors import ApiError, FieldError, not_found
@@ -158,6 +158,10 @@ class UserPointIdentifiers(UserPointView):
 
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM], tags=["UserPoint API"])
 class UserPointActivities(UserPointView):
+    # Most reads are answered by one statement (timeline_page_read), a snapshot by itself; `get` opens the snapshot
+    # for the others.
+    snapshot_read = False
+
     @extend_schema(
         operation_id="user_activities_list",
         summary="The timeline of a user point, newest first",
@@ -178,7 +182,27 @@ class UserPointActivities(UserPointView):
         responses={200: mics_envelope("activities as received, with `$activity_id`", many=True), **ERRORS},
     )
     def get(self, request: Request, datamart_id: str, selector: str, **kwargs: Any) -> Response:
-        point = self.user_point(selector)
+        try:
+            first, size, bounds, parsed = self._params(request)
+        except ApiError:
+            pass  # answered in the snapshot below, after the point's 404 if it has none, as before
+        else:
+            page = None if parsed else self._page_in_one_statement(selector, bounds, first, size)
+            # A page that is not full ends the timeline: the total is known without counting.
+            if page is not None and (0 < len(page) < size or (first == 0 and not page)):
+                return listing(page, total=first + len(page), first_result=first, max_results=size)
+        with read_snapshot():
+            point = self.user_point(selector)
+            first, size, bounds, parsed = self._params(request)
+            rows = timeline_of(
+                user_point_id=point.id, start_ts=bounds["start_ts"], end_ts=bounds["end_ts"], parsed=parsed
+            )
+            data = [activity_render(a) for a in rows[first : first + size]]
+            # As above; otherwise one query more, over every monthly partition.
+            total = first + len(data) if 0 < len(data) < size or (first == 0 and not data) else rows.count()
+        return listing(data, total=total, first_result=first, max_results=size)
+
+    def _params(self, request: Request) -> tuple[int, int, dict[str, int | None], Filter]:
         first, size = page_params(request)
         bounds: dict[str, int | None] = {}
         for name in ("start_ts", "end_ts"):
@@ -191,12 +215,29 @@ class UserPointActivities(UserPointView):
             parsed = filters_parse(request.query_params.get("filters"))
         except FilterInvalid as exc:
             raise invalid("filters", str(exc)) from None
-        rows = timeline_of(user_point_id=point.id, start_ts=bounds["start_ts"], end_ts=bounds["end_ts"], parsed=parsed)
-        data = [activity_render(a) for a in rows[first : first + size]]
-        # A page that is not full ends the timeline: the total is known without counting (one query fewer over
-        # every monthly partition, for most people, whose timeline fits in one page).
-        total = first + len(data) if 0 < len(data) < size or (first == 0 and not data) else rows.count()
-        return listing(data, total=total, first_result=first, max_results=size)
+        return first, size, bounds, parsed
+
+    def _page_in_one_statement(
+        self, selector_text: str, bounds: dict[str, int | None], first: int, size: int
+    ) -> list[dict[str, Any]] | None:
+        """The page read by one statement (timeline_page_read), or None: no live point answers the selector there
+        (a merged point's id, an unknown one) and the snapshot read decides."""
+        selector = self.selector(selector_text)
+        point_id = selector.value if selector.is_point_id else None
+        identity: tuple[str, str] | None = None
+        if point_id is None:
+            identity = identifier_for_selector(datamart_id=self.datamart_id, selector=selector)
+            if identity is None:
+                return None
+        return timeline_page_read(
+            datamart_id=self.datamart_id,
+            point_id=point_id,
+            identity=identity,
+            start_ts=bounds["start_ts"],
+            end_ts=bounds["end_ts"],
+            first=first,
+            size=size,
+        )
 
 
 @extend_schema(parameters=[DATAMART_PARAM, SELECTOR_PARAM], tags=["UserPoint API"])
