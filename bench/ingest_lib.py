@@ -35,6 +35,7 @@ WRK_SCRIPT = BENCH_DIR / "wrk_post.lua"
 QUEUE = "tc-bench"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tc_bench"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/7"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WRK_MISSING = "wrk is not installed. On Debian/Ubuntu: `apt-get install -y wrk` (as root), then run bench/ingest again."
 
 
@@ -174,10 +175,23 @@ class HttpRun:
     p99_ms: float
     max_ms: float
     errors: int
+    cpu: CpuUse | None = None
 
     @property
     def ok_per_s(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds (user + system) spent during a measurement by the web server's processes and by the database's
+    backends: per request, what the route costs each tier (the bare route's figures are gunicorn's and Django's)."""
+
+    web_s: float
+    db_s: float
+
+    def per_request_ms(self, requests: int) -> tuple[float, float]:
+        return (1000 * self.web_s / requests, 1000 * self.db_s / requests) if requests else (0.0, 0.0)
 
 
 @dataclass
@@ -198,8 +212,10 @@ class Target:
 
 # --- the bench ----------------------------------------------------------------------------------------------------
 class Bench:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, *, bench_endpoints_here: bool = False) -> None:
+        """`bench_endpoints_here`: this process mounts the bare route too (bench/accept_profile.py calls it)."""
         self.args = args
+        self.bench_endpoints_here = bench_endpoints_here
         self.scenarios: list[HttpScenario] = []
         self.http_runs: dict[str, list[HttpRun]] = {}
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -241,7 +257,7 @@ class Bench:
         )
         self._database_create()
         os.environ.update(self.child_env)
-        os.environ["BENCH_ENDPOINTS"] = "0"
+        os.environ["BENCH_ENDPOINTS"] = "1" if self.bench_endpoints_here else "0"
         import django
 
         django.setup()
@@ -384,6 +400,34 @@ class Bench:
             errors=errors + r["non_2xx"],
         )
 
+    def _cpu_snapshot(self, server_pid: int) -> dict[str, dict[int, float]]:
+        """CPU seconds so far of the web server's processes (the master and its workers) and of the backends of the
+        bench database (PostgreSQL on this machine; none are found when it runs elsewhere)."""
+        web: dict[int, float] = {}
+        db: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            seconds = (int(stat[11]) + int(stat[12])) / _CLOCK_TICKS
+            pid, ppid = int(entry.name), int(stat[1])
+            if pid == server_pid or ppid == server_pid:
+                web[pid] = seconds
+            elif cmdline.startswith("postgres: ") and f" {self.args.database} " in cmdline:
+                db[pid] = seconds
+        return {"web": web, "db": db}
+
+    @staticmethod
+    def _cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> CpuUse:
+        def used(tier: str) -> float:
+            return sum(seconds - before[tier].get(pid, 0.0) for pid, seconds in after[tier].items())
+
+        return CpuUse(web_s=used("web"), db_s=used("db"))
+
     def inbox_count(self) -> int:
         from apps.activities.models import InboxPayload
 
@@ -403,7 +447,7 @@ class Bench:
                 self.wrk_run(s, a.warmup, files[s.name])
             self.say(
                 f"{'scenario':<24}{'round':>6}{'req/s':>9}{'items/s':>9}{'p50 ms':>8}{'p90 ms':>8}"
-                f"{'p99 ms':>8}{'max ms':>8}{'errors':>8}"
+                f"{'p99 ms':>8}{'max ms':>8}{'errors':>8}{'web cpu':>9}{'db cpu':>8}  (CPU ms per request)"
             )
             for rnd in range(1, a.rounds + 1):
                 for s in self.scenarios:
@@ -411,7 +455,9 @@ class Bench:
                     profiler = (
                         self._profile_start(f"http-{s.name}-r{rnd}", gunicorn.pid, a.duration) if rnd == 1 else None
                     )
+                    cpu_before = self._cpu_snapshot(gunicorn.pid)
                     run = self.wrk_run(s, a.duration, files[s.name])
+                    run.cpu = self._cpu_used(cpu_before, self._cpu_snapshot(gunicorn.pid))
                     self._profile_stop(profiler)
                     committed = self.inbox_count() - before
                     self.http_runs.setdefault(s.name, []).append(run)
@@ -419,7 +465,7 @@ class Bench:
                     self.say(
                         f"{s.name:<24}{rnd:>6}{run.requests / run.seconds:>9.0f}"
                         f"{run.ok_per_s * s.items_per_request:>9.0f}{run.p50_ms:>8.1f}{run.p90_ms:>8.1f}"
-                        f"{run.p99_ms:>8.1f}{run.max_ms:>8.1f}{run.errors:>8}{note}"
+                        f"{run.p99_ms:>8.1f}{run.max_ms:>8.1f}{run.errors:>8}{_cpu_cells(run)}{note}"
                     )
                     if s.commits and committed < run.ok * s.items_per_request:
                         self.say(f"  !! {run.ok} answers 2xx but only {committed} payloads committed")
@@ -446,6 +492,13 @@ class Bench:
             elif s.baseline:
                 line += f" = {rate:.0f} accepted {s.what}/s"
             line += f", p50 {p50:.1f} ms, p99 {p99:.1f} ms, errors {errors}"
+            measured = [r for r in runs if r.cpu is not None]
+            if measured:
+                requests = sum(r.requests for r in measured)
+                web_ms = 1000 * sum(r.cpu.web_s for r in measured if r.cpu) / requests
+                db_ms = 1000 * sum(r.cpu.db_s for r in measured if r.cpu) / requests
+                fig["cpu_ms_per_request"] = {"web": round(web_ms, 3), "database": round(db_ms, 3)}
+                line += f"; CPU per request: web {web_ms:.2f} ms + database {db_ms:.2f} ms"
             if s.connections:
                 line += f" ({s.connections} connections)"
             if s.baseline and s.baseline in means:
@@ -648,3 +701,10 @@ def mics_scenario(bench: Bench, *, connections: int | None = None) -> HttpScenar
         max_p99_ms=25.0 if connections else None,
         connections=connections,
     )
+
+
+def _cpu_cells(run: HttpRun) -> str:
+    if run.cpu is None:
+        return ""
+    web_ms, db_ms = run.cpu.per_request_ms(run.requests)
+    return f"{web_ms:>9.2f}{db_ms:>8.2f}"
