@@ -188,10 +188,12 @@ class CpuUse:
     backends: per request, what the route costs each tier (the bare route's figures are gunicorn's and Django's)."""
 
     web_s: float
-    db_s: float
+    db_s: float | None  # None: a backend ended during the measurement (CONN_MAX_AGE), taking its CPU figure along
 
-    def per_request_ms(self, requests: int) -> tuple[float, float]:
-        return (1000 * self.web_s / requests, 1000 * self.db_s / requests) if requests else (0.0, 0.0)
+    def per_request_ms(self, requests: int) -> tuple[float, float | None]:
+        if not requests:
+            return 0.0, None
+        return 1000 * self.web_s / requests, None if self.db_s is None else 1000 * self.db_s / requests
 
 
 @dataclass
@@ -426,7 +428,8 @@ class Bench:
         def used(tier: str) -> float:
             return sum(seconds - before[tier].get(pid, 0.0) for pid, seconds in after[tier].items())
 
-        return CpuUse(web_s=used("web"), db_s=used("db"))
+        ended = set(before["db"]) - set(after["db"])
+        return CpuUse(web_s=used("web"), db_s=None if ended else used("db"))
 
     def inbox_count(self) -> int:
         from apps.activities.models import InboxPayload
@@ -492,11 +495,11 @@ class Bench:
             elif s.baseline:
                 line += f" = {rate:.0f} accepted {s.what}/s"
             line += f", p50 {p50:.1f} ms, p99 {p99:.1f} ms, errors {errors}"
-            measured = [r for r in runs if r.cpu is not None]
+            measured = [(r.requests, r.cpu.web_s, r.cpu.db_s) for r in runs if r.cpu and r.cpu.db_s is not None]
             if measured:
-                requests = sum(r.requests for r in measured)
-                web_ms = 1000 * sum(r.cpu.web_s for r in measured if r.cpu) / requests
-                db_ms = 1000 * sum(r.cpu.db_s for r in measured if r.cpu) / requests
+                requests = sum(n for n, _, _ in measured)
+                web_ms = 1000 * sum(web for _, web, _ in measured) / requests
+                db_ms = 1000 * sum(db or 0.0 for _, _, db in measured) / requests
                 fig["cpu_ms_per_request"] = {"web": round(web_ms, 3), "database": round(db_ms, 3)}
                 line += f"; CPU per request: web {web_ms:.2f} ms + database {db_ms:.2f} ms"
             if s.connections:
@@ -707,4 +710,4 @@ def _cpu_cells(run: HttpRun) -> str:
     if run.cpu is None:
         return ""
     web_ms, db_ms = run.cpu.per_request_ms(run.requests)
-    return f"{web_ms:>9.2f}{db_ms:>8.2f}"
+    return f"{web_ms:>9.2f}" + (f"{db_ms:>8.2f}" if db_ms is not None else f"{'-':>8}")
