@@ -20,8 +20,11 @@ from django.http import HttpRequest, HttpResponse
 
 PREFLIGHT_MAX_AGE = "86400"
 _MARK = "ingestion_methods"
-# Response headers a page's script may read: the Braze rate-limit headers.
-EXPOSED_HEADERS = "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+# Response headers a page's script may read: the Braze rate-limit headers, and Retry-After, which a browser hides
+# from a script on another origin unless listed here: @segment/analytics-next waits what a 429's Retry-After says
+# (backpressure, apps/activities/backpressure.py) only when it can read it, and falls back to its own backoff,
+# which spends its limited retries, when it cannot.
+EXPOSED_HEADERS = "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
 # A header name as RFC 9110 allows it: what a preflight may ask for is echoed, nothing else.
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$")

@@ -150,6 +150,48 @@ def test_analytics_next_in_a_browser_on_another_origin(batching, worker_factory,
     assert_event_times(activities, report["calledAt"], tolerance_ms=3000)
 
 
+def test_analytics_next_in_a_browser_waits_out_a_backpressure_429(
+    live_server, website, chromium, drain, workers_behind
+):
+    """Workers behind (apps/activities/backpressure.py), a page on another origin: its own script can read the 429's
+    Retry-After (the CORS headers expose it), and analytics-next keeps the six events through the refusals and
+    delivers them once the workers have caught up, the page still open."""
+    from apps.activities.backpressure import draining_mark
+
+    setup = datamart_setup()
+    collector = live_server.url.removeprefix("http://")
+    run = f"next429-{uuid.uuid4().hex[:6]}"
+    query = f"collector={collector}&key={setup.key}&run={run}&batching=0&probe=1"
+    draining_mark()  # a drain at work: the backlog of another datamart is over the limit
+    page = chromium.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{website}/segment_next.html?{query}")
+        page.wait_for_function("window.__report !== undefined", timeout=30_000)
+        report = page.evaluate("window.__report")
+        assert "error" not in report, report
+        assert report["probe"] == {"status": 429, "retryAfter": "1"}, report
+        assert workers_behind.refusals() > 1  # the probe's and the library's
+        assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
+        workers_behind.catch_up()
+        # The page stays open: the library retries on its own timers.
+        wait_for(
+            lambda: InboxPayload.objects.filter(datamart=setup.datamart).count() >= 6,
+            timeout=60,
+            interval=0.2,
+            what="analytics-next to deliver its six events after the 429s",
+        )
+        time.sleep(0.5)  # nothing more arrives: each event once
+    finally:
+        page.close()
+    assert errors == [], errors
+    assert report["failed"] == []
+    assert drain() == 6
+    activities = read_back(Api(live_server.url, setup), run, anonymous_id=report["anonymousId"])["activities"]
+    assert sorted(a["type"] for a in activities) == sorted(["alias", "identify", "track", "page", "screen", "group"])
+
+
 @pytest.mark.parametrize("beacon", [False, True], ids=["xhr", "beacon"])
 def test_rudderstack_analytics_js_in_a_browser_on_another_origin(
     beacon, worker_factory, live_server, website, chromium

@@ -19,6 +19,17 @@
     },
     { integrations: { 'Segment.io': segmentio } },
   );
+  // probe=1: first, one POST of the page's own to the collector, reporting what a script of this origin can read
+  // of the answer (a 429's Retry-After is hidden unless the collector's CORS headers expose it).
+  let probe = null;
+  if (qs.get('probe') === '1') {
+    const answer = await fetch(`${segmentio.protocol}://${segmentio.apiHost}/t`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Basic ${btoa(`${writeKey}:`)}` },
+      body: JSON.stringify({ type: 'track', event: 'Probe', anonymousId: `${run}-probe` }),
+    });
+    probe = { status: answer.status, retryAfter: answer.headers.get('Retry-After') };
+  }
   const calledAt = Date.now();
   if (qs.get('consent') === '1') {
     // What @segment/analytics-consent-tools' wrapper stamps on every event, passed through the library's own
@@ -42,6 +53,7 @@
   await new Promise((resolve) => setTimeout(resolve, 1200));
   window.__report = {
     calledAt,
+    probe,
     anonymousId: analytics.user().anonymousId(),
     failed: contexts.map((c) => c.failedDelivery()).filter(Boolean).map((f) => String(f.reason)),
   };
