@@ -156,40 +156,63 @@ def test_analytics_next_in_a_browser_waits_out_a_backpressure_429(
     """Workers behind (apps/activities/backpressure.py), a page on another origin: its own script can read the 429's
     Retry-After (the CORS headers expose it), and analytics-next keeps the six events through the refusals and
     delivers them once the workers have caught up, the page still open."""
-    from apps.activities.backpressure import draining_mark
-
     setup = datamart_setup()
     collector = live_server.url.removeprefix("http://")
     run = f"next429-{uuid.uuid4().hex[:6]}"
     query = f"collector={collector}&key={setup.key}&run={run}&batching=0&probe=1"
-    draining_mark()  # a drain at work: the backlog of another datamart is over the limit
-    page = chromium.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        page.goto(f"{website}/segment_next.html?{query}")
-        page.wait_for_function("window.__report !== undefined", timeout=30_000)
-        report = page.evaluate("window.__report")
-        assert "error" not in report, report
-        assert report["probe"] == {"status": 429, "retryAfter": "1"}, report
-        assert workers_behind.refusals() > 1  # the probe's and the library's
-        assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
-        workers_behind.catch_up()
-        # The page stays open: the library retries on its own timers.
-        wait_for(
-            lambda: InboxPayload.objects.filter(datamart=setup.datamart).count() >= 6,
-            timeout=60,
-            interval=0.2,
-            what="analytics-next to deliver its six events after the 429s",
-        )
-        time.sleep(0.5)  # nothing more arrives: each event once
-    finally:
-        page.close()
-    assert errors == [], errors
+    report = deliver_through_backpressure(chromium, f"{website}/segment_next.html?{query}", setup, workers_behind)
+    assert report["probe"] == {"status": 429, "retryAfter": "1"}, report
     assert report["failed"] == []
     assert drain() == 6
     activities = read_back(Api(live_server.url, setup), run, anonymous_id=report["anonymousId"])["activities"]
     assert sorted(a["type"] for a in activities) == sorted(["alias", "identify", "track", "page", "screen", "group"])
+
+
+def test_rudderstack_analytics_js_in_a_browser_retries_a_backpressure_429(
+    live_server, website, chromium, drain, workers_behind
+):
+    """The same with RudderStack's browser library (XHR): it keeps the refused events in its retry queue (it reads
+    no Retry-After: its own backoff) and delivers them once the workers have caught up."""
+    setup = datamart_setup()
+    run = f"rsjs429-{uuid.uuid4().hex[:6]}"
+    query = f"dataPlane={live_server.url}&key={setup.key}&run={run}&beacon=0"
+    report = deliver_through_backpressure(chromium, f"{website}/rudder_js.html?{query}", setup, workers_behind)
+    assert drain() == 6
+    activities = read_back(Api(live_server.url, setup), run, anonymous_id=report["anonymousId"])["activities"]
+    assert sorted(a["type"] for a in activities) == sorted(["track", "identify", "track", "page", "group", "alias"])
+
+
+def deliver_through_backpressure(chromium, url: str, setup, workers_behind, expected: int = 6) -> dict[str, Any]:
+    """Opens the page while the workers are behind: once its report is in, checks that requests were refused and
+    nothing stored, lets the workers catch up, and keeps the page open until the library has delivered `expected`
+    payloads (and not one more). Returns the page's report."""
+    from apps.activities.backpressure import draining_mark
+
+    draining_mark()  # a drain at work: another datamart's backlog is over the limit
+    page = chromium.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(url)
+        page.wait_for_function("window.__report !== undefined", timeout=30_000)
+        report = page.evaluate("window.__report")
+        assert "error" not in report, report
+        assert workers_behind.refusals() > 0
+        assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
+        workers_behind.catch_up()
+        # The library retries on its own timers, the page still open.
+        wait_for(
+            lambda: InboxPayload.objects.filter(datamart=setup.datamart).count() >= expected,
+            timeout=90,
+            interval=0.2,
+            what="the library to deliver its events after the 429s",
+        )
+        time.sleep(1)
+    finally:
+        page.close()
+    assert errors == [], errors
+    assert InboxPayload.objects.filter(datamart=setup.datamart).count() == expected  # each event once
+    return report
 
 
 @pytest.mark.parametrize("beacon", [False, True], ids=["xhr", "beacon"])
