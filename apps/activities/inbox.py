@@ -20,14 +20,13 @@ from django.utils import timezone
 
 from apps.activities.canonical import CanonicalPayload
 from apps.activities.models import InboxKey, InboxPayload, InboxStatus
+from apps.activities.tasks import DRAIN_PENDING_KEY, inbox_drain
 from apps.core import fastjson
 from apps.core.db import raw_cursor
 
 logger = logging.getLogger(__name__)
 
-# While this cache key exists a drain task is queued and not yet started, so accepting needs no new message.
-# The drain task deletes it before it reads the inbox, so a payload committed after that read sends a new one.
-DRAIN_PENDING_KEY = "inbox:drain-queued"
+# How long the mark of a queued drain task (tasks.DRAIN_PENDING_KEY) lasts if no task starts to delete it.
 DRAIN_PENDING_SECONDS = 5
 
 
@@ -259,8 +258,6 @@ def _nudge() -> None:
             return
     except Exception:  # the cache is an optimisation: without it, send the message anyway
         logger.warning("cache unreachable, sending a drain task for every payload", exc_info=True)
-    from apps.activities.tasks import inbox_drain
-
     try:
         inbox_drain.apply_async(retry=False)
     except Exception:

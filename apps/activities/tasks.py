@@ -11,10 +11,13 @@ from django.core.cache import cache
 from django.db import DatabaseError
 
 from apps.activities.backpressure import draining_mark
-from apps.activities.inbox import DRAIN_PENDING_KEY
 from apps.activities.pipeline import inbox_drain_batch, inbox_sweep_due
 
 logger = logging.getLogger(__name__)
+
+# While this cache key exists a drain task is queued and not yet started, so accepting (inbox.drain_nudge) sends no
+# new one. The task deletes it before it reads the inbox, so a payload committed after that read sends a new one.
+DRAIN_PENDING_KEY = "inbox:drain-queued"
 
 # A drain task hands over to a fresh one after this long, so one task never holds a worker for a whole backlog.
 DRAIN_BUDGET_SECONDS = 30.0

@@ -7,8 +7,9 @@ import pytest
 import requests
 from django.core.cache import cache
 
-from apps.activities.inbox import DRAIN_PENDING_KEY, _throttle
+from apps.activities.inbox import _throttle
 from apps.activities.models import InboxPayload, InboxStatus
+from apps.activities.tasks import DRAIN_PENDING_KEY
 from tests.e2e.conftest import gunicorn_server, wait_for
 from tests.factories import datamart_setup
 

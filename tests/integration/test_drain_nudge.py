@@ -8,7 +8,8 @@ import time
 import pytest
 from django.core.cache import cache
 
-from apps.activities.inbox import DRAIN_PENDING_KEY, _throttle, drain_nudge
+from apps.activities.inbox import _throttle, drain_nudge
+from apps.activities.tasks import DRAIN_PENDING_KEY
 
 
 def wait_for_key(timeout: float) -> float | None:
