@@ -104,6 +104,8 @@ def main() -> int:
 
 
 def _environ(path: str, body: bytes, auth: str | None) -> dict[str, Any]:
+    """The WSGI environ gunicorn would pass, built by hand: building it with RequestFactory (as bench/scale.py does)
+    would add the test tool's own CPU to both figures."""
     environ = {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": path,

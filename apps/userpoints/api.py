@@ -42,6 +42,9 @@ from apps.userpoints.selectors import (
     user_point_render,
 )
 
+# first_result, max_results, the start_ts / end_ts bounds, the parsed filters
+TimelineParams = tuple[int, int, dict[str, int | None], Filter]
+
 
 def invalid(field: str, message: str) -> ApiError:
     return ApiError(400, f"{field}: {message}", "VALIDATION_ERROR", [FieldError(field, message)])
@@ -182,18 +185,20 @@ class UserPointActivities(UserPointView):
         responses={200: mics_envelope("activities as received, with `$activity_id`", many=True), **ERRORS},
     )
     def get(self, request: Request, datamart_id: str, selector: str, **kwargs: Any) -> Response:
+        params: TimelineParams | None
         try:
-            first, size, bounds, parsed = self._params(request)
+            params = self._params(request)
         except ApiError:
-            pass  # answered in the snapshot below, after the point's 404 if it has none, as before
+            params = None  # raised in the snapshot below, after the point's 404 if it has none, as before
         else:
+            first, size, bounds, parsed = params
             page = None if parsed else self._page_in_one_statement(selector, bounds, first, size)
             # A page that is not full ends the timeline: the total is known without counting.
             if page is not None and (0 < len(page) < size or (first == 0 and not page)):
                 return listing(page, total=first + len(page), first_result=first, max_results=size)
         with read_snapshot():
             point = self.user_point(selector)
-            first, size, bounds, parsed = self._params(request)
+            first, size, bounds, parsed = params or self._params(request)
             rows = timeline_of(
                 user_point_id=point.id, start_ts=bounds["start_ts"], end_ts=bounds["end_ts"], parsed=parsed
             )
@@ -202,7 +207,7 @@ class UserPointActivities(UserPointView):
             total = first + len(data) if 0 < len(data) < size or (first == 0 and not data) else rows.count()
         return listing(data, total=total, first_result=first, max_results=size)
 
-    def _params(self, request: Request) -> tuple[int, int, dict[str, int | None], Filter]:
+    def _params(self, request: Request) -> TimelineParams:
         first, size = page_params(request)
         bounds: dict[str, int | None] = {}
         for name in ("start_ts", "end_ts"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -115,7 +116,15 @@ def test_node_library_retries_a_backpressure_429_and_delivers(
     assert len(activities) == 7
 
 
-def open_page(chromium, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def open_page(
+    chromium,
+    url: str,
+    headers: dict[str, str] | None = None,
+    *,
+    while_open: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Opens the page, waits for its script's report and returns it; `while_open(report)` runs before the page is
+    closed (its library's timers still running)."""
     page = chromium.new_page(extra_http_headers=headers)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -123,10 +132,12 @@ def open_page(chromium, url: str, headers: dict[str, str] | None = None) -> dict
         page.goto(url)
         page.wait_for_function("window.__report !== undefined", timeout=30_000)
         report = page.evaluate("window.__report")
+        assert "error" not in report, report
+        if while_open is not None:
+            while_open(report)
         time.sleep(0.5)
     finally:
         page.close()
-    assert "error" not in report, report
     assert errors == [], errors
     return report
 
@@ -188,15 +199,7 @@ def deliver_through_backpressure(chromium, url: str, setup, workers_behind, expe
     payloads (and not one more). Returns the page's report."""
     from apps.activities.backpressure import draining_mark
 
-    draining_mark()  # a drain at work: another datamart's backlog is over the limit
-    page = chromium.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        page.goto(url)
-        page.wait_for_function("window.__report !== undefined", timeout=30_000)
-        report = page.evaluate("window.__report")
-        assert "error" not in report, report
+    def refused_then_delivered(report: dict[str, Any]) -> None:
         assert workers_behind.refusals() > 0
         assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
         workers_behind.catch_up()
@@ -208,9 +211,9 @@ def deliver_through_backpressure(chromium, url: str, setup, workers_behind, expe
             what="the library to deliver its events after the 429s",
         )
         time.sleep(1)
-    finally:
-        page.close()
-    assert errors == [], errors
+
+    draining_mark()  # a drain at work: another datamart's backlog is over the limit
+    report = open_page(chromium, url, while_open=refused_then_delivered)
     assert InboxPayload.objects.filter(datamart=setup.datamart).count() == expected  # each event once
     return report
 
