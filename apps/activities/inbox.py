@@ -183,7 +183,21 @@ def _insert_many_postgresql(
     """
     keys = [unique_key for _, unique_key in payloads]
     texts = [fastjson.dumps(payload) for payload, _ in payloads]
+    insert = (
+        f"INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"
+        " status, attempts, last_error)"
+    )
     with raw_cursor() as cursor:
+        if all(key is None for key in keys):
+            # No dedupe key in the batch (Segment messages whose id the server drew, for one): the plain INSERT,
+            # without the key table's statement, its sort and its join.
+            cursor.execute(
+                f"{insert} SELECT gen_random_uuid(), %s::bigint, %s::text, NULL, p::json,"  # noqa: S608
+                " %s::timestamptz + (n - 1) * interval '1 microsecond', %s::text, 0, ''"
+                " FROM unnest(%b::text[]) WITH ORDINALITY AS t(p, n)",
+                [datamart_id, source, now, InboxStatus.PENDING.value, texts],
+            )
+            return
         cursor.execute(
             "WITH u AS MATERIALIZED (SELECT gen_random_uuid() AS id, k, p, n,"  # noqa: S608
             " %s::timestamptz + (n - 1) * interval '1 microsecond' AS at"
@@ -191,9 +205,7 @@ def _insert_many_postgresql(
             f" inserted AS (INSERT INTO {InboxKey._meta.db_table} (datamart_id, unique_key, payload_id, received_at)"
             " SELECT DISTINCT ON (k) %s::bigint, k, id, at FROM u WHERE k IS NOT NULL ORDER BY k, n"
             " ON CONFLICT (datamart_id, unique_key) DO NOTHING RETURNING payload_id)"
-            f" INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"
-            " status, attempts, last_error)"
-            " SELECT id, %s::bigint, %s::text, k, p::json, at, %s::text, 0, '' FROM u"
+            f" {insert} SELECT id, %s::bigint, %s::text, k, p::json, at, %s::text, 0, '' FROM u"
             " WHERE k IS NULL OR id IN (SELECT payload_id FROM inserted)",
             [now, keys, texts, datamart_id, datamart_id, source, InboxStatus.PENDING.value],
         )

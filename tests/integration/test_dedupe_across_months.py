@@ -150,6 +150,20 @@ def test_payloads_without_a_key_are_all_stored(db):
     assert not InboxKey.objects.exists()
 
 
+@pytest.mark.parametrize("keyed", [False, True], ids=["no key (plain INSERT)", "keys (with the key table)"])
+def test_a_batch_is_received_in_the_order_it_came(db, keyed):
+    """The drain processes in `received_at` order, so a batch's payloads must be received in their order, whichever
+    statement stores them (inbox._insert_many_postgresql has one for batches without any key)."""
+    setup = datamart_setup()
+    payloads = [({"n": n}, f"order-{n}" if keyed else None) for n in range(7)]
+    inbox_accept_many(datamart_id=setup.datamart.pk, source=Source.API, payloads=payloads)
+    stored = InboxPayload.objects.filter(datamart=setup.datamart).order_by("received_at")
+    assert [row.payload["n"] for row in stored] == list(range(7))
+    assert len({row.received_at for row in stored}) == 7
+    assert [row.unique_key for row in stored] == [key for _, key in payloads]
+    assert InboxKey.objects.filter(datamart=setup.datamart).count() == (7 if keyed else 0)
+
+
 def test_erasure_keeps_the_keys_so_a_late_retry_does_not_bring_the_data_back(post, drain):
     setup = datamart_setup()
     first = post(setup, _visit("vec:erased", **{"$unique_key": "order-e"}))

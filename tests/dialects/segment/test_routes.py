@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from apps.activities.models import InboxPayload, InboxStatus, ProcessingError
+from apps.activities.models import InboxKey, InboxPayload, InboxStatus, ProcessingError
 from apps.datamarts.services import api_key_create
 from apps.dialects.segment.views import PIXEL_GIF
 from tests.dialects.segment import helpers
@@ -360,12 +360,31 @@ def test_message_ids_are_per_datamart(setup, send):
     assert InboxPayload.objects.filter(unique_key="segment:same").count() == 2
 
 
-def test_missing_message_id_is_generated_each_time(setup, send):
+def test_missing_message_id_is_generated_each_time_and_needs_no_dedupe_key(setup, send, get, drain):
+    """A message without `messageId` gets one drawn by the server, which no retry can repeat: it is stored without a
+    dedupe key (no InboxKey row to write), so the same body sent twice is two messages, as a client that sends no
+    id asks for; a batch mixing both kinds keeps dedupe for the messages that carry an id."""
     for _ in range(2):
         assert send("/v1/track", message("track"), key=setup.key)[0] == 200
-    keys = list(InboxPayload.objects.values_list("unique_key", flat=True))
-    assert len(set(keys)) == 2
-    assert all(k is not None and k.startswith("segment:") for k in keys)
+    mixed = {"batch": [message("track", type="track"), message("track", type="track", messageId="sent-by-client")]}
+    for _ in range(2):
+        assert send("/v1/batch", mixed, key=setup.key) == (200, {"success": True})
+    stored = InboxPayload.objects.filter(datamart=setup.datamart)
+    assert sorted(stored.values_list("unique_key", flat=True), key=str) == [
+        None,
+        None,
+        None,
+        None,
+        "segment:sent-by-client",
+    ]
+    assert list(InboxKey.objects.filter(datamart=setup.datamart).values_list("unique_key", flat=True)) == [
+        "segment:sent-by-client"
+    ]
+    drain()
+    message_ids = [a["messageId"] for a in helpers.activities(get, "user_account_id=u1")]
+    assert len(message_ids) == 5
+    assert len(set(message_ids)) == 5
+    assert message_ids.count("sent-by-client") == 1
 
 
 def test_batch_context_and_integrations_merged_and_timestamps_corrected(setup, send, get, drain):
