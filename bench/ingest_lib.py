@@ -163,6 +163,9 @@ class HttpScenario:
     connections: int | None = None  # wrk connections for this scenario; None: --connections
     what: str = "activities"
     commits: bool = True  # each 2xx commits `items_per_request` inbox payloads (checked against the database)
+    # Letters that wrk replaces, request by request, with a string unique to the request (bench/wrk_post.lua): for
+    # ids a client draws itself, so that replaying a body is not a duplicate.
+    unique_token: str | None = None
 
 
 @dataclass
@@ -381,6 +384,8 @@ class Bench:
         env = dict(os.environ)
         env.update(BENCH_PATH=scenario.path, BENCH_BODIES=str(bodies), BENCH_CONTENT_TYPE=scenario.content_type)
         env["BENCH_AUTH"] = scenario.auth or ""
+        env["BENCH_UNIQUE"] = scenario.unique_token or ""
+        env["BENCH_RUN"] = uuid.uuid4().hex[:12]  # each wrk run (warm-up, rounds) sends ids of its own
         assert self.wrk is not None
         connections = scenario.connections or a.connections
         cmd = [self.wrk, "-t", str(a.wrk_threads), "-c", str(connections), "-d", f"{seconds}s"]

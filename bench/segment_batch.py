@@ -5,10 +5,14 @@ drain rate of one Celery worker over a backlog of Segment payloads made by the r
     bench/segment_batch.py [--events-only] [--duration 10 --rounds 2 --activities 100000 ...]
     (the options of bench/ingest; --events-only drains track/page/screen only, the pipeline's bulk path)
 
-bench/ingest also runs the HTTP scenario (`segment_batch_scenario`) next to its own, against the same bare route.
-Bodies carry no `messageId`, so the server generates one per message: wrk replays a fixed set of bodies, and with
-client ids every replay would be a (cheaper) duplicate. The dedup check runs either way (ON CONFLICT on the
-unique key); a client-sent id only saves the server one uuid4.
+bench/ingest also runs the HTTP scenarios (`segment_batch_scenario`) next to its own, against the same bare route,
+in two forms, since they cost the server differently:
+- `segment_batch`: messages without `messageId`, as a server-side integration may send them. The server draws each
+  message's id, which no retry can repeat, so it stores no dedupe key for it (one INSERT, no key table);
+- `segment_batch_ids`: every message with its own `messageId`, as the Segment and RudderStack libraries send them.
+  Each is checked and stored in the dedupe key table (InboxKey) in the same statement. wrk replays a fixed set of
+  bodies, so it writes ids unique to each request into them (`unique_token`, bench/wrk_post.lua): a replayed id
+  would be a duplicate, which costs the server less than a new message.
 """
 
 from __future__ import annotations
@@ -85,28 +89,39 @@ class Messages:
             message["previousId"] = f"anon-{user}"
         return message
 
-    def batch_body(self, when: datetime, *, with_ids: bool = False) -> str:
+    def batch_body(self, when: datetime, *, with_ids: bool = False, id_token: str | None = None) -> str:
+        """`id_token`: each message's `messageId` is the token and its place in the batch, for wrk to make unique."""
         batch = [self.message(when, with_id=with_ids) for _ in range(MESSAGES_PER_REQUEST)]
+        if id_token is not None:
+            for index, message in enumerate(batch):
+                message["messageId"] = f"{id_token}-{index}"
         sent_at = (when + timedelta(seconds=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return json.dumps({"batch": batch, "sentAt": sent_at})
 
 
-def segment_batch_scenario(bench: Bench, n_bodies: int = 300) -> HttpScenario:
-    """POST /v1/batch with 100 messages per request, HTTP Basic write key, as the Segment libraries send it."""
+# Letters only: wrk_post.lua replaces them with a Lua pattern, in which most punctuation has a meaning.
+ID_TOKEN = "BENCHMESSAGEID"
+
+
+def segment_batch_scenario(bench: Bench, n_bodies: int = 300, *, client_ids: bool = False) -> HttpScenario:
+    """POST /v1/batch with 100 messages per request, HTTP Basic write key, as the Segment libraries send it; with
+    `client_ids`, each message carries its own `messageId`, unique to each request, as the libraries' do."""
     import base64
 
     messages = Messages(bench.args.users)
     now = datetime.now(UTC)
     basic = "Basic " + base64.b64encode(f"{bench.fixture['key']}:".encode()).decode()
+    token = ID_TOKEN if client_ids else None
     return HttpScenario(
-        name="segment_batch",
+        name="segment_batch_ids" if client_ids else "segment_batch",
         path="/v1/batch",
-        bodies=[messages.batch_body(now) for _ in range(n_bodies)],
+        bodies=[messages.batch_body(now, id_token=token) for _ in range(n_bodies)],
         auth=basic,
         items_per_request=MESSAGES_PER_REQUEST,
         baseline="bare",
         min_items_per_s=20_000,
         what="messages",
+        unique_token=token,
     )
 
 
@@ -179,6 +194,7 @@ def main() -> int:
         if not args.skip_http:
             bench.add_http(bare_scenario(bench))
             bench.add_http(segment_batch_scenario(bench))
+            bench.add_http(segment_batch_scenario(bench, client_ids=True))
             bench.run_http()
         if not args.skip_drain:
             segment_drain(bench, mix=EVENTS_ONLY_MIX if events_only else CALL_MIX)
