@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from uuid_utils.compat import uuid7
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
 WRK_SCRIPT = BENCH_DIR / "wrk_post.lua"
@@ -549,7 +551,7 @@ class Bench:
                 payload, unique_key = translate_activity(body, compartments)
                 copy.write_row(
                     (
-                        uuid.uuid4(),
+                        uuid7(),  # as the routes draw them (apps/activities/inbox.py)
                         fx["datamart_id"],
                         "ACTIVITY",
                         unique_key,

@@ -34,6 +34,8 @@ if __name__ == "__main__":
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
     sys.path.insert(0, str(ROOT))
 
+from uuid_utils.compat import uuid7  # noqa: E402
+
 from bench.ingest_lib import Bench, HttpScenario, Target, bare_scenario, parse_args  # noqa: E402
 
 MESSAGES_PER_REQUEST = 100
@@ -158,7 +160,7 @@ def segment_drain(
                 counts[kind] = counts.get(kind, 0) + 1
                 copy.write_row(
                     (
-                        uuid.uuid4(),
+                        uuid7(),  # as the routes draw them (apps/activities/inbox.py)
                         fx["datamart_id"],
                         "SEGMENT",
                         translated.unique_key,
