@@ -33,8 +33,8 @@ DRAIN_PENDING_SECONDS = 5
 # Payload ids (and so activity ids, which are their payloads') are time-ordered: UUID version 7 (RFC 9562), the
 # millisecond of acceptance in the first 48 bits, then 74 random bits. Each new id then goes to the right-hand end of
 # the primary key's index instead of a random page of it: once that index outgrows PostgreSQL's shared buffers (an
-# inbox month of a few million payloads), random ids made each batch of 100 write 2 to 4 times the WAL (a full page
-# image for each page first touched after a checkpoint) and cost the database a third more CPU (bench/inbox_ids.py).
+# inbox month of a few million payloads), random ids made a batch of 100 write 3.7 times the WAL (a full page image
+# for each page first touched after a checkpoint) and cost the database 39 % more CPU (bench/inbox_ids.py).
 # In SQL, for the rows of one statement: the statement's millisecond and version (the text of `uuid7_prefix`), then
 # the random digits of a version 4 id from its 14th on (its version digit, the 13th, is dropped; its variant stays).
 UUID7_SQL = "(%s::text || substr(replace(gen_random_uuid()::text, '-', ''), 14))::uuid"
