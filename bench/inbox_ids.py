@@ -66,7 +66,7 @@ def main() -> int:
     table = InboxPayload._meta.db_table
     started = time.monotonic()
     with connection.cursor() as cursor:
-        # Processed payloads of the month so far, received one every few milliseconds: what a busy month leaves.
+        # Processed payloads spread over the month so far: what a busy month leaves behind.
         cursor.execute(
             f"INSERT INTO {table} (id, datamart_id, source, unique_key, payload, received_at, status, attempts,"
             " last_error, processed_at)"
