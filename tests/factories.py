@@ -56,3 +56,8 @@ def datamart_setup(scopes: tuple[str, ...] = ("ingest", "read", "write")) -> Set
     datamart = DatamartFactory()
     created = api_key_create(datamart=datamart, name="test key", scopes=list(scopes))
     return Setup(datamart=datamart, default_compartment=datamart.compartments.get(is_default=True), key=created.raw_key)
+
+
+def site_visit(agent: str = "vec:1", **extra: object) -> dict[str, object]:
+    """The smallest valid mediarithmics activity (POST user_activities): a SITE_VISIT of one user agent."""
+    return {"$ts": 1_700_000_000_000, "$type": "SITE_VISIT", "$user_agent_id": agent, **extra}

@@ -10,17 +10,13 @@ import pytest
 
 from apps.activities.models import InboxPayload, InboxStatus
 from apps.datamarts.services import api_key_create, api_key_revoke
-from tests.factories import datamart_setup
+from tests.factories import datamart_setup, site_visit
 
 pytestmark = pytest.mark.django_db
 
 
 def url(setup) -> str:
     return f"/v1/datamarts/{setup.datamart.pk}/user_activities"
-
-
-def visit(**extra):
-    return {"$ts": 1700000000000, "$type": "SITE_VISIT", "$user_agent_id": "vec:1", **extra}
 
 
 def assert_error(body, code: str):
@@ -31,13 +27,13 @@ def assert_error(body, code: str):
 
 
 def test_accepted_activity_is_committed_to_the_inbox_before_the_answer(setup, api):
-    status, body = api("post", url(setup), visit(), key=setup.key)
+    status, body = api("post", url(setup), site_visit(), key=setup.key)
     assert status == 200
     assert body["status"] == "ok"
     row = InboxPayload.objects.get(id=body["data"]["activity_id"])
     assert row.status == InboxStatus.PENDING
     assert row.datamart_id == setup.datamart.pk
-    assert row.payload["activity"]["document"] == visit()
+    assert row.payload["activity"]["document"] == site_visit()
 
 
 def test_every_key_form_is_accepted(setup, client):
@@ -49,29 +45,29 @@ def test_every_key_form_is_accepted(setup, client):
         {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{setup.key}:".encode()).decode()},
         {"HTTP_X_API_KEY": setup.key},
     ):
-        response = client.post(url(setup), json.dumps(visit()), content_type="application/json", **headers)
+        response = client.post(url(setup), json.dumps(site_visit()), content_type="application/json", **headers)
         assert response.status_code == 200, headers
 
 
 def test_no_key_unknown_key_and_revoked_key_are_401(setup, api):
-    status, body = api("post", url(setup), visit())
+    status, body = api("post", url(setup), site_visit())
     assert status == 401
     assert_error(body, "UNAUTHORIZED")
-    status, body = api("post", url(setup), visit(), key="tck_unknown")
+    status, body = api("post", url(setup), site_visit(), key="tck_unknown")
     assert status == 401
     created = api_key_create(datamart=setup.datamart, name="old", scopes=["ingest"])
     api_key_revoke(api_key=created.api_key)
-    status, body = api("post", url(setup), visit(), key=created.raw_key)
+    status, body = api("post", url(setup), site_visit(), key=created.raw_key)
     assert status == 401
 
 
 def test_another_datamarts_key_and_a_key_without_ingest_are_403(setup, api):
     other = datamart_setup()
-    status, body = api("post", url(setup), visit(), key=other.key)
+    status, body = api("post", url(setup), site_visit(), key=other.key)
     assert status == 403
     assert_error(body, "FORBIDDEN")
     read_only = api_key_create(datamart=setup.datamart, name="ro", scopes=["read"])
-    status, body = api("post", url(setup), visit(), key=read_only.raw_key)
+    status, body = api("post", url(setup), site_visit(), key=read_only.raw_key)
     assert status == 403
     assert InboxPayload.objects.count() == 0
 
@@ -81,10 +77,10 @@ def test_another_datamarts_key_and_a_key_without_ingest_are_403(setup, api):
     [
         ("{not json", "MALFORMED_JSON", None),
         ("", "MALFORMED_JSON", None),
-        (json.dumps([visit()]), "VALIDATION_ERROR", "body"),
-        (json.dumps(visit(**{"$ts": "yesterday"})), "VALIDATION_ERROR", "$ts"),
+        (json.dumps([site_visit()]), "VALIDATION_ERROR", "body"),
+        (json.dumps(site_visit(**{"$ts": "yesterday"})), "VALIDATION_ERROR", "$ts"),
         (json.dumps({"$ts": 1, "$type": "SITE_VISIT"}), "VALIDATION_ERROR", "$user_identifiers"),
-        (json.dumps(visit(**{"$events": "x"})), "VALIDATION_ERROR", "$events"),
+        (json.dumps(site_visit(**{"$events": "x"})), "VALIDATION_ERROR", "$events"),
     ],
 )
 def test_bad_bodies_are_400_with_details(setup, api, raw, code, field):
@@ -108,7 +104,7 @@ def test_unknown_compartment_is_400(setup, api):
 
 
 def test_oversize_body_is_413_and_gzip_is_measured_decompressed(setup, api, client):
-    big = visit(padding="x" * (512 * 1024))
+    big = site_visit(padding="x" * (512 * 1024))
     status, body = api("post", url(setup), big, key=setup.key)
     assert status == 413
     assert_error(body, "PAYLOAD_TOO_LARGE")
@@ -127,7 +123,7 @@ def test_oversize_body_is_413_and_gzip_is_measured_decompressed(setup, api, clie
 def test_gzip_body_is_accepted(setup, client):
     response = client.post(
         url(setup),
-        gzip.compress(json.dumps(visit()).encode()),
+        gzip.compress(json.dumps(site_visit()).encode()),
         content_type="application/json",
         HTTP_CONTENT_ENCODING="gzip",
         HTTP_AUTHORIZATION=setup.key,
@@ -137,14 +133,14 @@ def test_gzip_body_is_accepted(setup, client):
 
 
 def test_unique_key_makes_the_call_idempotent(setup, api):
-    first = api("post", url(setup), visit(**{"$unique_key": "order-1"}), key=setup.key)
-    second = api("post", url(setup), visit(**{"$unique_key": "order-1"}), key=setup.key)
+    first = api("post", url(setup), site_visit(**{"$unique_key": "order-1"}), key=setup.key)
+    second = api("post", url(setup), site_visit(**{"$unique_key": "order-1"}), key=setup.key)
     assert first[0] == second[0] == 200
     assert first[1]["data"]["activity_id"] == second[1]["data"]["activity_id"]
     assert InboxPayload.objects.count() == 1
     # The key is per datamart: another datamart may use the same one.
     other = datamart_setup()
-    status, _ = api("post", url(other), visit(**{"$unique_key": "order-1"}), key=other.key)
+    status, _ = api("post", url(other), site_visit(**{"$unique_key": "order-1"}), key=other.key)
     assert status == 200
     assert InboxPayload.objects.count() == 2
 
@@ -180,7 +176,7 @@ def test_unexpected_exception_is_500_with_error_id_and_no_traceback(setup, clien
     monkeypatch.setattr(views, "inbox_accept", broken)
     client.raise_request_exception = False
     response = client.post(
-        url(setup), json.dumps(visit()), content_type="application/json", HTTP_AUTHORIZATION=setup.key
+        url(setup), json.dumps(site_visit()), content_type="application/json", HTTP_AUTHORIZATION=setup.key
     )
     assert response.status_code == 500
     body = response.json()

@@ -19,7 +19,7 @@ from apps.datamarts.models import ApiKey
 from apps.datamarts.services import api_key_create, api_key_revoke, compartment_create, datamart_configure
 from tests.dialects.segment.helpers import basic
 from tests.e2e.conftest import gunicorn_server
-from tests.factories import datamart_setup
+from tests.factories import datamart_setup, site_visit
 
 ROOT = Path(__file__).resolve().parents[2]
 REVOCATION_BOUND_SECONDS = 5.0
@@ -27,10 +27,6 @@ REVOCATION_BOUND_SECONDS = 5.0
 
 def url(setup) -> str:
     return f"/v1/datamarts/{setup.datamart.pk}/user_activities"
-
-
-def visit(**extra) -> dict:
-    return {"$ts": 1_700_000_000_000, "$type": "SITE_VISIT", "$user_agent_id": "vec:1", **extra}
 
 
 def post_batch(client, key: str):
@@ -41,11 +37,11 @@ def post_batch(client, key: str):
 @pytest.mark.django_db
 def test_a_key_in_use_revoked_by_this_process_is_refused_at_once(setup, api, client):
     created = api_key_create(datamart=setup.datamart, name="soon revoked", scopes=["ingest"])
-    assert api("post", url(setup), visit(), key=created.raw_key)[0] == 200  # now cached
+    assert api("post", url(setup), site_visit(), key=created.raw_key)[0] == 200  # now cached
     segment = post_batch(client, created.raw_key)
     assert segment.status_code == 200
     api_key_revoke(api_key=ApiKey.objects.get(pk=created.api_key.pk))
-    assert api("post", url(setup), visit(), key=created.raw_key)[0] == 401
+    assert api("post", url(setup), site_visit(), key=created.raw_key)[0] == 401
     segment = post_batch(client, created.raw_key)
     assert segment.status_code == 400
     assert segment.json()["message"] == "Invalid or missing writekey"
@@ -53,24 +49,24 @@ def test_a_key_in_use_revoked_by_this_process_is_refused_at_once(setup, api, cli
 
 @pytest.mark.django_db
 def test_origins_and_compartments_changed_by_this_process_apply_at_once(setup, api):
-    assert api("post", url(setup), visit(), key=setup.key, HTTP_ORIGIN="https://shop.example")[0] == 200
+    assert api("post", url(setup), site_visit(), key=setup.key, HTTP_ORIGIN="https://shop.example")[0] == 200
     datamart_configure(datamart=setup.datamart, allowed_origins=["https://other.example"])
-    status, body = api("post", url(setup), visit(), key=setup.key, HTTP_ORIGIN="https://shop.example")
+    status, body = api("post", url(setup), site_visit(), key=setup.key, HTTP_ORIGIN="https://shop.example")
     assert status == 403, body
 
     compartment = compartment_create(datamart=setup.datamart, name="second")
     account = {"$type": "USER_ACCOUNT", "$compartment_id": str(compartment.pk), "$user_account_id": "u1"}
-    status, body = api("post", url(setup), visit(**{"$user_identifiers": [account]}), key=setup.key)
+    status, body = api("post", url(setup), site_visit(**{"$user_identifiers": [account]}), key=setup.key)
     assert status == 200, body
 
 
 @pytest.mark.django_db
 def test_a_known_key_reads_no_configuration_table(setup, api):
-    assert api("post", url(setup), visit(), key=setup.key)[0] == 200
+    assert api("post", url(setup), site_visit(), key=setup.key)[0] == 200
     # On PostgreSQL the INSERT goes through psycopg directly (apps/core/db.py) and Django counts no query at all; on
     # SQLite it counts the inbox's writes. Either way neither the key, its datamart nor the compartments are read.
     with CaptureQueriesContext(connection) as queries:
-        assert api("post", url(setup), visit(), key=setup.key)[0] == 200
+        assert api("post", url(setup), site_visit(), key=setup.key)[0] == 200
     configuration = ("datamarts_", "compartment")
     assert not [q["sql"] for q in queries if any(table in q["sql"] for table in configuration)]
 
@@ -110,13 +106,13 @@ def test_a_key_revoked_elsewhere_is_refused_by_a_running_server_within_the_bound
     endpoint = f"{server}{url(setup)}"
     headers = {"Authorization": setup.key}
     for _ in range(3):  # the server now holds the key in its cache
-        assert requests.post(endpoint, json=visit(), headers=headers, timeout=10).status_code == 200
+        assert requests.post(endpoint, json=site_visit(), headers=headers, timeout=10).status_code == 200
 
     api_key_revoke(api_key=ApiKey.objects.get(datamart=setup.datamart))  # in this process, not the server's
     revoked = time.monotonic()
     statuses = []
     while time.monotonic() - revoked < REVOCATION_BOUND_SECONDS + 2:
-        statuses.append(requests.post(endpoint, json=visit(), headers=headers, timeout=10).status_code)
+        statuses.append(requests.post(endpoint, json=site_visit(), headers=headers, timeout=10).status_code)
         if statuses[-1] == 401:
             break
         time.sleep(0.1)

@@ -20,7 +20,7 @@ from apps.datamarts.models import Datamart
 from apps.userpoints.erasure import user_point_erase
 from apps.userpoints.models import UserIdentifier
 from tests.dialects.segment.helpers import basic
-from tests.factories import datamart_setup
+from tests.factories import datamart_setup, site_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -63,10 +63,6 @@ def _partition_of(payload_id) -> str:
         return cursor.fetchone()[0]
 
 
-def _visit(agent: str, **extra) -> dict:
-    return {"$ts": 1700000000000, "$type": "SITE_VISIT", "$user_agent_id": agent, **extra}
-
-
 @pytest.fixture
 def segment_batch(client):
     def send(setup, messages: list[dict]) -> None:
@@ -90,19 +86,19 @@ def test_a_unique_key_retried_in_the_next_month_is_a_duplicate(post, drain):
     setup = datamart_setup()
     previous = _months_back(1)
     partitions.month_create(partitions.INBOX, previous)
-    first = post(setup, _visit("vec:retry", **{"$unique_key": "order-31"}))
+    first = post(setup, site_visit("vec:retry", **{"$unique_key": "order-31"}))
     # The first copy arrived at 23:59:59 on the last day of the previous month.
     _move(first, _last_second_of(previous))
     assert _partition_of(first) == partitions.partition_name(partitions.INBOX, previous)
 
-    retried = post(setup, _visit("vec:retry", **{"$unique_key": "order-31"}))
+    retried = post(setup, site_visit("vec:retry", **{"$unique_key": "order-31"}))
 
     assert retried == first
     assert InboxPayload.objects.filter(datamart=setup.datamart, unique_key="order-31").count() == 1
     assert drain() == 1
     assert Activity.objects.filter(datamart=setup.datamart).count() == 1
     # Retried again after processing: still the first payload, nothing more to process.
-    assert post(setup, _visit("vec:retry", **{"$unique_key": "order-31"})) == first
+    assert post(setup, site_visit("vec:retry", **{"$unique_key": "order-31"})) == first
     assert drain() == 0
 
 
@@ -166,14 +162,14 @@ def test_a_batch_is_received_in_the_order_it_came(db, keyed):
 
 def test_erasure_keeps_the_keys_so_a_late_retry_does_not_bring_the_data_back(post, drain):
     setup = datamart_setup()
-    first = post(setup, _visit("vec:erased", **{"$unique_key": "order-e"}))
+    first = post(setup, site_visit("vec:erased", **{"$unique_key": "order-e"}))
     drain()
     point_id = UserIdentifier.objects.get(key="vec:erased").user_point_id
 
     user_point_erase(datamart_id=setup.datamart.pk, user_point_id=point_id, actor="test")
     assert not InboxPayload.objects.filter(id=first).exists()
 
-    assert post(setup, _visit("vec:erased", **{"$unique_key": "order-e"})) == first
+    assert post(setup, site_visit("vec:erased", **{"$unique_key": "order-e"})) == first
     assert not InboxPayload.objects.filter(datamart=setup.datamart).exists()
     assert drain() == 0
     assert not UserIdentifier.objects.filter(key="vec:erased").exists()
@@ -185,8 +181,8 @@ def test_retention_drops_a_month_and_its_keys(post, drain):
     Datamart.objects.filter(pk=setup.datamart.pk).update(retention_days=30)
     old = _months_back(6)
     partitions.month_create(partitions.INBOX, old)
-    gone = post(setup, _visit("vec:old", **{"$unique_key": "old"}))
-    kept = post(setup, _visit("vec:new", **{"$unique_key": "new"}))
+    gone = post(setup, site_visit("vec:old", **{"$unique_key": "old"}))
+    kept = post(setup, site_visit("vec:new", **{"$unique_key": "new"}))
     drain()
     _move(gone, _last_second_of(old), key_too=True)
 
@@ -196,8 +192,8 @@ def test_retention_drops_a_month_and_its_keys(post, drain):
     assert result["deleted"][f"inbox_keys:{setup.datamart.pk}"] == 1
     assert list(InboxKey.objects.values_list("unique_key", flat=True)) == ["new"]
     # Past the retention, the key is forgotten with its payload; a recent one still holds.
-    assert post(setup, _visit("vec:new", **{"$unique_key": "new"})) == kept
-    assert post(setup, _visit("vec:old", **{"$unique_key": "old"})) != gone
+    assert post(setup, site_visit("vec:new", **{"$unique_key": "new"})) == kept
+    assert post(setup, site_visit("vec:old", **{"$unique_key": "old"})) != gone
 
 
 def test_a_stricter_retention_deletes_the_keys_of_deleted_payloads_and_keeps_the_pending_ones(db):

@@ -12,6 +12,7 @@ import pytest
 from apps.activities.inbox import inbox_accept, inbox_accept_many
 from apps.activities.models import Activity, InboxPayload, Source
 from tests.dialects.segment.helpers import basic
+from tests.factories import site_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -19,15 +20,6 @@ pytestmark = pytest.mark.django_db
 def _millis(payload_id: uuid.UUID) -> int:
     """The Unix time in milliseconds a version 7 UUID was made at (its first 48 bits)."""
     return payload_id.int >> 80
-
-
-def _visit(agent: str) -> dict:
-    return {
-        "$type": "SITE_VISIT",
-        "$ts": 1714557600000,
-        "$user_agent_id": agent,
-        "$events": [{"$event_name": "$page_view", "$ts": 1714557600000, "$properties": {}}],
-    }
 
 
 def _segment_batch(with_ids: bool) -> dict:
@@ -43,7 +35,10 @@ def _accept_by_every_route(client, setup) -> None:
     datamart = setup.datamart.pk
     for agent in ("vec:1", "vec:2"):
         response = client.post(
-            f"/v1/datamarts/{datamart}/user_activities", _visit(agent), content_type="application/json", **setup.auth
+            f"/v1/datamarts/{datamart}/user_activities",
+            site_visit(agent),
+            content_type="application/json",
+            **setup.auth,
         )
         assert response.status_code == 200, response.content
     for with_ids in (False, True):  # the plain INSERT and the one with the dedupe key table
