@@ -101,7 +101,7 @@ class Messages:
         return json.dumps({"batch": batch, "sentAt": sent_at})
 
 
-# Letters only: wrk_post.lua replaces them with a Lua pattern, in which most punctuation has a meaning.
+# What wrk_post.lua replaces in each request's body (a plain find: no Lua pattern).
 ID_TOKEN = "BENCHMESSAGEID"
 
 

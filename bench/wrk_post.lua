@@ -1,6 +1,6 @@
 -- wrk script used by bench/ingest: POSTs pre-generated JSON bodies (one per line of BENCH_BODIES), in turn,
 -- to BENCH_PATH with the Authorization header BENCH_AUTH (optional), and prints one JSON summary line at the end.
--- With BENCH_UNIQUE set (letters only), every occurrence of it in a body is replaced, request by request, with a
+-- With BENCH_UNIQUE set, every occurrence of it in a body (found as plain text) is replaced, request by request, with a
 -- string no other request of the run sends (BENCH_RUN, the wrk thread, a counter): ids a client draws itself, such
 -- as Segment's messageId, so that a replayed body is not a duplicate the server skips.
 local path = os.getenv("BENCH_PATH")

@@ -202,20 +202,20 @@ def _insert_many_postgresql(
         f"INSERT INTO {InboxPayload._meta.db_table} (id, datamart_id, source, unique_key, payload, received_at,"
         " status, attempts, last_error)"
     )
+    # The n-th payload (WITH ORDINALITY counts from 1) is received n - 1 microseconds after `now`: the batch's order.
+    received_at = "%s::timestamptz + (n - 1) * interval '1 microsecond'"
     with raw_cursor() as cursor:
         if all(key is None for key in keys):
             # No dedupe key in the batch (Segment messages whose id the server drew, for one): the plain INSERT,
             # without the key table's statement, its sort and its join.
             cursor.execute(
-                f"{insert} SELECT {UUID7_SQL}, %s::bigint, %s::text, NULL, p::json,"  # noqa: S608
-                " %s::timestamptz + (n - 1) * interval '1 microsecond', %s::text, 0, ''"
+                f"{insert} SELECT {UUID7_SQL}, %s::bigint, %s::text, NULL, p::json, {received_at}, %s::text, 0, ''"  # noqa: S608
                 " FROM unnest(%b::text[]) WITH ORDINALITY AS t(p, n)",
                 [uuid7_prefix(now), datamart_id, source, now, InboxStatus.PENDING.value, texts],
             )
             return
         cursor.execute(
-            f"WITH u AS MATERIALIZED (SELECT {UUID7_SQL} AS id, k, p, n,"  # noqa: S608
-            " %s::timestamptz + (n - 1) * interval '1 microsecond' AS at"
+            f"WITH u AS MATERIALIZED (SELECT {UUID7_SQL} AS id, k, p, n, {received_at} AS at"  # noqa: S608
             " FROM unnest(%b::text[], %b::text[]) WITH ORDINALITY AS t(k, p, n)),"
             f" inserted AS (INSERT INTO {InboxKey._meta.db_table} (datamart_id, unique_key, payload_id, received_at)"
             " SELECT DISTINCT ON (k) %s::bigint, k, id, at FROM u WHERE k IS NOT NULL ORDER BY k, n"
