@@ -74,15 +74,17 @@ MIDDLEWARE = [
     "apps.core.middleware.DialectErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The console's session, user and messages, skipped for the APIs' programs (apps/core/people_only.py).
+    "apps.core.people_only.PeopleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.core.people_only.PeopleAuthenticationMiddleware",
+    "apps.core.people_only.PeopleMessageMiddleware",
     # Console pages in the time zone of the reader's browser (a cookie set by console/timezone.js); UTC until known.
     "apps.console.timezones.ConsoleTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with a fixed policy on the APIs' answers that are not pages.
+    "apps.core.people_only.ContentSecurityPolicyMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into its answer.
     "axes.middleware.AxesMiddleware",
 ]

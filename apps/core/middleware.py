@@ -17,6 +17,10 @@ logger = logging.getLogger("trackingconsole.api")
 MICS_PREFIX = "/v1/datamarts/"
 # Where clients are programs: an unexpected error is answered in JSON with an error id, not an HTML page.
 API_PREFIXES = ("/v1/", "/users/", "/api/", "/beacon/")
+# The Content-Security-Policy of an API's answer that is not a page: load nothing, and do not be framed (OWASP's
+# advice for REST answers). A JSON answer or a pixel runs no script; the policy is there in case a browser is made to
+# render one. Pages, the API docs' included, carry the console's (settings.CONTENT_SECURITY_POLICY).
+PROGRAM_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 
 def _path_or_query_problem(request: HttpRequest) -> str | None:
@@ -51,6 +55,15 @@ class DialectErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self._answer(request)
+        if request.path.startswith(API_PREFIXES):
+            # An answer made here has not passed the middleware below (security headers, the policy): what they add
+            # to every API answer, added here too. Answers that passed them keep theirs.
+            response.setdefault("Content-Security-Policy", PROGRAM_POLICY)
+            response.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    def _answer(self, request: HttpRequest) -> HttpResponse:
         # The pixel always answers its GIF and records its refusals itself (spec 2).
         checked = request.path.startswith(API_PREFIXES) and not request.path.startswith("/v1/pixel/")
         if checked and (problem := _path_or_query_problem(request)):

@@ -24,6 +24,7 @@ from apps.choices.models import AppendOnlyError
 from apps.console.models import AccessLogEntry
 from apps.profiles.models import Profile
 from tests.console.conftest import PASSWORD, make_person, sign_in
+from tests.factories import site_visit
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,6 +181,45 @@ def test_five_failed_sign_ins_lock_the_username_out_for_fifteen_minutes(world):
     # Fifteen minutes later the username may sign in again.
     AccessAttempt.objects.filter(username="mark").update(attempt_time=timezone.now() - timedelta(minutes=16))
     sign_in("mark")
+
+
+def test_programs_get_a_strict_policy_and_none_of_the_console_state(world):
+    """The APIs' answers skip the console's session, user and messages (apps/core/people_only.py): a console
+    session cookie sent along changes nothing, no answer sets or varies on a cookie, and each carries a fixed policy
+    stricter than the pages' (it loads nothing and may not be framed), errors made before any view included."""
+    signed_in = sign_in(world.officer.username)
+    key = {"HTTP_AUTHORIZATION": world.setup.key}
+    activity_route = f"/v1/datamarts/{world.setup.datamart.pk}/user_activities"
+    batch = {"batch": [{"type": "track", "event": "Viewed", "anonymousId": "a-1", "messageId": "m-1"}]}
+    answers = {
+        "health": signed_in.get("/healthz"),
+        "activity": signed_in.post(activity_route, site_visit(), "application/json", **key),
+        "segment batch": signed_in.post("/v1/batch", batch, "application/json", **key),
+        "segment refusal": signed_in.post("/v1/batch", batch, "application/json"),
+        "read without a key": signed_in.get(f"/v1/datamarts/{world.setup.datamart.pk}/compartments"),
+        "no such route": Client().get("/v1/nothing-here"),
+        "a NUL in the query": Client().get("/v1/batch?x=%00"),
+        "pixel": Client().get("/v1/pixel/track?data=e30"),
+    }
+    assert [(name, r.status_code) for name, r in answers.items()] == [
+        ("health", 200),
+        ("activity", 200),
+        ("segment batch", 200),
+        ("segment refusal", 400),
+        ("read without a key", 401),
+        ("no such route", 404),
+        ("a NUL in the query", 400),
+        ("pixel", 200),
+    ]
+    for name, response in answers.items():
+        assert response.headers.get("Content-Security-Policy") == "default-src 'none'; frame-ancestors 'none'", name
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", name
+        assert not response.cookies, name
+        assert "cookie" not in response.headers.get("Vary", "").lower(), name
+    # The same session still opens the console, under the console's own policy.
+    page = signed_in.get("/admin/")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
 
 
 def test_console_pages_carry_a_content_security_policy(world, person):
