@@ -97,22 +97,3 @@ def json_problem(value: Any, *, max_depth: int = MAX_DEPTH) -> str | None:
             if problem:
                 return f"a string {problem}"
     return None
-
-
-def deeper_than(value: Any, max_depth: int) -> bool:
-    """Whether a parsed JSON document nests deeper than `max_depth` (as json_problem counts), looking at its
-    containers only: much cheaper than json_problem where the strings need no check."""
-    level = [value] if isinstance(value, _CONTAINERS) else []
-    for _ in range(max_depth):
-        if not level:
-            return False
-        below: list[Any] = []
-        for item in level:
-            below += [
-                child for child in (item.values() if isinstance(item, dict) else item) if isinstance(child, _CONTAINERS)
-            ]
-        level = below
-    return bool(level)
-
-
-_CONTAINERS = (dict, list)  # a tuple: isinstance checks it faster than the union dict | list

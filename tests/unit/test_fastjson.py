@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apps.core import fastjson
-from apps.core.validation import deeper_than, json_problem
+from apps.core.validation import json_problem
 
 json_values = st.recursive(
     st.none()
@@ -80,9 +80,34 @@ def test_a_nul_escape_or_a_deep_document_is_flagged_for_the_walk():
 
 
 @pytest.mark.parametrize("depth", [1, 2, 63, 64, 65, 80])
-def test_deeper_than_counts_as_json_problem_does(depth):
+def test_nests_deeper_than_counts_as_json_problem_does(depth):
     value = json.loads("[" * (depth - 1) + '{"k": 1}' + "]" * (depth - 1))
-    assert deeper_than(value, 64) == (json_problem(value) is not None)
+    for raw in (json.dumps(value).encode(), fastjson.dumps(value).encode()):
+        assert fastjson.nests_deeper_than(raw, 64) == (json_problem(value) is not None)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+# Strings made of what could fool a reading of the text: brackets, quotes and backslashes, escaped or not.
+tricky_text = st.text(alphabet='{}[]"\\/ :,ab\n\t\u00e9', max_size=8)
+tricky_values = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(tricky_text, children, max_size=3),
+    max_leaves=25,
+)
+
+
+@given(tricky_values, st.integers(min_value=0, max_value=8), st.booleans())
+def test_nests_deeper_than_reads_the_depth_whatever_the_strings_hold(value, max_depth, ascii_only):
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert fastjson.nests_deeper_than(raw, max_depth) == (_depth(value) > max_depth)
+    assert fastjson.nests_deeper_than(fastjson.dumps(value).encode(), max_depth) == (_depth(value) > max_depth)
 
 
 def test_dumps_and_size_handle_integers_beyond_64_bits():
