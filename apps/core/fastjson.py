@@ -54,8 +54,8 @@ def parse(raw: bytes) -> tuple[Any, bool]:
 
 def nests_deeper_than(raw: bytes, max_depth: int) -> bool:
     """Whether a document orjson has read nests deeper than `max_depth` (as validation.json_problem counts), from
-    its text, with bytes methods only: walking the parsed containers in Python (validation.deeper_than) cost a
-    Segment batch of 100 messages half a millisecond, several times this.
+    its text, with bytes methods only: the walk over the parsed containers in Python that this replaces cost a
+    Segment batch of 100 messages 0.4 to 0.75 ms, this 0.1 to 0.2 ms.
 
     Inside a string an escape pairs a backslash with the next byte, left to right: dropping each `\\\\` and then
     each `\\"` leaves only the quotes that open and close strings. Of the rest, brackets and those quotes are kept.

@@ -1,10 +1,10 @@
 """The console's middleware, run for people's pages only: programs calling the APIs skip what only a person uses.
 
-A sign-in session, its user and the messages shown after an action serve the console. No API
-view reads them (the APIs authenticate by key, REST_FRAMEWORK has no authentication class), yet each one cost every
-API request its share: the messages alone build a cookie signer and two storages per request. Together with the
-console's Content-Security-Policy, built again for each answer, they were about a third of what a bare JSON view costs
-(bench/accept_profile.py, docs/scaling.md).
+A sign-in session, its user and the messages shown after an action serve the console. No API view reads them (the
+APIs authenticate by key; REST_FRAMEWORK has no authentication class), yet each one cost every API request its
+share: the messages alone build a cookie signer and two storages per request. With the console's
+Content-Security-Policy, which django-csp builds again for each answer, they were about 40 % of a bare JSON view's
+CPU in one process, and 15 to 25 % under gunicorn (bench/accept_profile.py, bench/ingest; docs/scaling.md).
 
 Each class here is the library's own middleware, unchanged for every other path. django-axes' stays as it is: it
 costs a program's request one attribute read, and its system check looks for its own name in MIDDLEWARE.
