@@ -45,15 +45,15 @@ class _PeopleOnly:
 
 
 class PeopleSessionMiddleware(_PeopleOnly, SessionMiddleware):
-    pass
+    """Django's SessionMiddleware: the console's sign-in session."""
 
 
 class PeopleAuthenticationMiddleware(_PeopleOnly, AuthenticationMiddleware):
-    pass
+    """Django's AuthenticationMiddleware: `request.user`, for the console."""
 
 
 class PeopleMessageMiddleware(_PeopleOnly, MessageMiddleware):
-    pass
+    """Django's MessageMiddleware: the messages the console shows after an action."""
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
